@@ -1,0 +1,112 @@
+// Command endpoints-controller keeps the Endpoints of every Service with a
+// selector equal to its ready and not-ready pods, as the built-in endpoints
+// controller of kube-controller-manager does.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+
+	"github.com/endpoints-controller/endpoints-controller/pkg/controller"
+	"github.com/endpoints-controller/endpoints-controller/pkg/version"
+)
+
+func main() {
+	var o options
+	fs := newFlagSet(&o)
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		os.Exit(2) // the flag package already printed the problem
+	}
+	if o.showVersion {
+		fmt.Println("endpoints-controller", version.Version)
+		return
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "endpoints-controller: unexpected arguments: %v\n", fs.Args())
+		os.Exit(2)
+	}
+	if err := o.validate(); err != nil {
+		fmt.Fprintf(os.Stderr, "endpoints-controller: invalid flags:\n%v\n", err)
+		os.Exit(2)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := run(ctx, &o); err != nil {
+		klog.ErrorS(err, "endpoints-controller failed")
+		klog.Flush()
+		os.Exit(1)
+	}
+	klog.Flush()
+}
+
+func restConfig(o *options) (*rest.Config, error) {
+	var cfg *rest.Config
+	var err error
+	if o.kubeconfig != "" {
+		cfg, err = clientcmd.BuildConfigFromFlags("", o.kubeconfig)
+	} else {
+		cfg, err = rest.InClusterConfig()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading client configuration: %w", err)
+	}
+	cfg.QPS = float32(o.kubeAPIQPS)
+	cfg.Burst = o.kubeAPIBurst
+	cfg.ContentType = o.contentType
+	cfg.AcceptContentTypes = o.contentType
+	if o.contentType != "application/json" {
+		cfg.AcceptContentTypes += ",application/json"
+	}
+	cfg.UserAgent = "endpoints-controller/" + version.Version
+	return cfg, nil
+}
+
+// run wires the controller and runs it, under leader election if asked,
+// until ctx ends.
+func run(ctx context.Context, o *options) error {
+	cfg, err := restConfig(o)
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	klog.InfoS("Starting", "version", version.Version, "leaderElect", o.leaderElect)
+
+	work := func(ctx context.Context) error {
+		factory := informers.NewSharedInformerFactory(client, 0)
+		c, err := controller.New(client, factory, controller.Options{
+			Workers:      o.workers,
+			BatchPeriod:  o.batchPeriod,
+			ResyncPeriod: o.resyncPeriod,
+			ManagedBy:    o.managedBy,
+		})
+		if err != nil {
+			return err
+		}
+		factory.Start(ctx.Done())
+		defer factory.Shutdown()
+		c.Run(ctx)
+		return nil
+	}
+	if !o.leaderElect {
+		return work(ctx)
+	}
+	return runWithLeaderElection(ctx, o, client, work)
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"k8s.io/klog/v2"
+)
+
+// options are the command-line flags, named like kube-controller-manager's
+// where the meaning is the same.
+type options struct {
+	kubeconfig     string
+	kubeAPIQPS     float64
+	kubeAPIBurst   int
+	contentType    string
+	workers        int
+	batchPeriod    time.Duration
+	resyncPeriod   time.Duration
+	managedBy      string
+	metricsAddr    string
+	healthAddr     string
+	showVersion    bool
+	leaderElect    bool
+	leaseDuration  time.Duration
+	renewDeadline  time.Duration
+	retryPeriod    time.Duration
+	leaseName      string
+	leaseNamespace string
+}
+
+func newFlagSet(o *options) *flag.FlagSet {
+	fs := flag.NewFlagSet("endpoints-controller", flag.ContinueOnError)
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "Path to a kubeconfig file; in-cluster configuration when empty.")
+	fs.Float64Var(&o.kubeAPIQPS, "kube-api-qps", 20, "QPS to use while talking with the API server.")
+	fs.IntVar(&o.kubeAPIBurst, "kube-api-burst", 30, "Burst to use while talking with the API server.")
+	fs.StringVar(&o.contentType, "kube-api-content-type", "application/vnd.kubernetes.protobuf", "Content type of requests sent to the API server.")
+	fs.IntVar(&o.workers, "concurrent-endpoint-syncs", 5, "Number of Services synced concurrently.")
+	fs.DurationVar(&o.batchPeriod, "endpoint-updates-batch-period", 0, "Delay before syncing a Service after a pod change, to batch changes.")
+	fs.DurationVar(&o.resyncPeriod, "resync-period", 5*time.Minute, "How often every Service is re-checked (writes happen only when something differs).")
+	fs.StringVar(&o.managedBy, "managed-by", "endpoint-controller", "Value of the endpoints.kubernetes.io/managed-by label (the built-in's by default, so switching causes no writes).")
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", `Address to serve /metrics on; "0" disables it.`)
+	fs.StringVar(&o.healthAddr, "health-probe-bind-address", ":8081", `Address to serve /healthz and /readyz on; "0" disables it.`)
+	fs.BoolVar(&o.showVersion, "version", false, "Print the version and exit.")
+	fs.BoolVar(&o.leaderElect, "leader-elect", true, "Take a Lease before working, so that only one replica writes.")
+	fs.DurationVar(&o.leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long non-leaders wait after the last renewal before taking over.")
+	fs.DurationVar(&o.renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader keeps trying to renew before it stops.")
+	fs.DurationVar(&o.retryPeriod, "leader-elect-retry-period", 2*time.Second, "How often acquiring and renewing are tried.")
+	fs.StringVar(&o.leaseName, "leader-elect-resource-name", "endpoints-controller", "Name of the Lease used for leader election.")
+	fs.StringVar(&o.leaseNamespace, "leader-elect-resource-namespace", "", "Namespace of the Lease; default: the pod's namespace (POD_NAMESPACE or the service account's), else kube-system.")
+	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(klogFlags)
+	klogFlags.VisitAll(func(f *flag.Flag) { fs.Var(f.Value, f.Name, f.Usage) })
+	return fs
+}
+
+// validate returns every problem with the options at once.
+func (o *options) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if o.kubeAPIQPS <= 0 {
+		bad("--kube-api-qps must be > 0, got %v", o.kubeAPIQPS)
+	}
+	if o.kubeAPIBurst <= 0 {
+		bad("--kube-api-burst must be > 0, got %d", o.kubeAPIBurst)
+	}
+	switch o.contentType {
+	case "application/vnd.kubernetes.protobuf", "application/json":
+	default:
+		bad("--kube-api-content-type must be application/vnd.kubernetes.protobuf or application/json, got %q", o.contentType)
+	}
+	if o.workers < 1 {
+		bad("--concurrent-endpoint-syncs must be >= 1, got %d", o.workers)
+	}
+	if o.batchPeriod < 0 {
+		bad("--endpoint-updates-batch-period must be >= 0, got %v", o.batchPeriod)
+	}
+	if o.resyncPeriod < time.Second {
+		bad("--resync-period must be >= 1s, got %v", o.resyncPeriod)
+	}
+	if strings.TrimSpace(o.managedBy) == "" {
+		bad("--managed-by must not be empty")
+	}
+	for name, addr := range map[string]string{"--metrics-bind-address": o.metricsAddr, "--health-probe-bind-address": o.healthAddr} {
+		if addr == "0" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			bad("%s must be host:port or 0, got %q", name, addr)
+		}
+	}
+	if o.leaderElect {
+		if o.leaseDuration <= o.renewDeadline {
+			bad("--leader-elect-lease-duration (%v) must be greater than --leader-elect-renew-deadline (%v)", o.leaseDuration, o.renewDeadline)
+		}
+		if o.renewDeadline <= o.retryPeriod {
+			bad("--leader-elect-renew-deadline (%v) must be greater than --leader-elect-retry-period (%v)", o.renewDeadline, o.retryPeriod)
+		}
+		if o.retryPeriod <= 0 {
+			bad("--leader-elect-retry-period must be > 0")
+		}
+		if o.leaseName == "" {
+			bad("--leader-elect-resource-name must not be empty")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// leaseNamespaceOrDefault is the pod's own namespace when known.
+func (o *options) leaseNamespaceOrDefault() string {
+	if o.leaseNamespace != "" {
+		return o.leaseNamespace
+	}
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	if b, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil && len(b) > 0 {
+		return strings.TrimSpace(string(b))
+	}
+	return "kube-system"
+}

@@ -1,0 +1,209 @@
+// Package controller runs the informers, queue and workers that keep every
+// Service's Endpoints equal to what package endpoints computes.
+package controller
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+	v1 "k8s.io/api/core/v1"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	endpointsliceutil "k8s.io/endpointslice/util"
+	"k8s.io/klog/v2"
+
+	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints"
+)
+
+// ControllerName is the event source, the same as the built-in's.
+const ControllerName = "endpoint-controller"
+
+// retriesBeforeError is how many failed syncs of one Service are logged
+// quietly; after that every failure is an error log. The key is never
+// dropped: a Service whose Endpoints cannot be written stays in the queue.
+const retriesBeforeError = 15
+
+// Options tune a Controller; zero values take the defaults.
+type Options struct {
+	// Workers is the number of concurrent syncs (default 5).
+	Workers int
+	// BatchPeriod delays syncs caused by pod changes, so that bursts of
+	// changes to one Service's pods coalesce into one write.
+	BatchPeriod time.Duration
+	// ResyncPeriod re-checks every Service this often (default 5m), so that
+	// nothing stays wrong after a missed event; an unchanged Service costs a
+	// comparison and no write.
+	ResyncPeriod time.Duration
+	// ManagedBy is the endpoints.kubernetes.io/managed-by label value.
+	ManagedBy string
+	// MaxRetryDelay caps the per-Service backoff after failed syncs
+	// (default 60s).
+	MaxRetryDelay time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.Workers <= 0 {
+		o.Workers = 5
+	}
+	if o.ResyncPeriod == 0 {
+		o.ResyncPeriod = 5 * time.Minute
+	}
+	if o.ManagedBy == "" {
+		o.ManagedBy = endpoints.DefaultManagedBy
+	}
+	if o.MaxRetryDelay <= 0 {
+		o.MaxRetryDelay = time.Minute
+	}
+}
+
+// Controller keeps Endpoints in step with Services and their Pods.
+type Controller struct {
+	opts   Options
+	client kubernetes.Interface
+
+	services  corelisters.ServiceLister
+	svcIndex  cache.Indexer
+	pods      corelisters.PodLister
+	endpoints corelisters.EndpointsLister
+	synced    []cache.InformerSynced
+
+	queue       workqueue.TypedRateLimitingInterface[string]
+	written     *writtenTracker
+	triggerTime *endpointsliceutil.TriggerTimeTracker
+
+	broadcaster record.EventBroadcaster
+	recorder    record.EventRecorder
+
+	// started is closed once the caches have synced and leftover
+	// Endpoints have been queued.
+	started chan struct{}
+}
+
+// New wires a Controller to the informers of factory. Start the factory
+// after New and before or after Run.
+func New(client kubernetes.Interface, factory informers.SharedInformerFactory, opts Options) (*Controller, error) {
+	opts.defaults()
+	svcInformer := factory.Core().V1().Services()
+	podInformer := factory.Core().V1().Pods()
+	epInformer := factory.Core().V1().Endpoints()
+
+	broadcaster := record.NewBroadcaster()
+	c := &Controller{
+		opts:      opts,
+		client:    client,
+		services:  svcInformer.Lister(),
+		svcIndex:  svcInformer.Informer().GetIndexer(),
+		pods:      podInformer.Lister(),
+		endpoints: epInformer.Lister(),
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.NewTypedMaxOfRateLimiter(
+				workqueue.NewTypedItemExponentialFailureRateLimiter[string](5*time.Millisecond, opts.MaxRetryDelay),
+				&workqueue.TypedBucketRateLimiter[string]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
+			),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoint"},
+		),
+		written:     newWrittenTracker(),
+		triggerTime: endpointsliceutil.NewTriggerTimeTracker(),
+		broadcaster: broadcaster,
+		recorder:    broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: ControllerName}),
+		started:     make(chan struct{}),
+	}
+
+	for _, reg := range []struct {
+		inf    cache.SharedIndexInformer
+		h      cache.ResourceEventHandler
+		resync time.Duration
+	}{
+		{svcInformer.Informer(), c.serviceHandler(), opts.ResyncPeriod},
+		{podInformer.Informer(), c.podHandler(), 0},
+		{epInformer.Informer(), c.endpointsHandler(), 0},
+	} {
+		r, err := reg.inf.AddEventHandlerWithResyncPeriod(reg.h, reg.resync)
+		if err != nil {
+			return nil, fmt.Errorf("adding event handler: %w", err)
+		}
+		c.synced = append(c.synced, r.HasSynced)
+	}
+	return c, nil
+}
+
+// HasSynced reports whether the caches have synced and work has started.
+func (c *Controller) HasSynced() bool {
+	select {
+	case <-c.started:
+		return true
+	default:
+		return false
+	}
+}
+
+// Run syncs Services until ctx is done, then lets in-flight syncs finish.
+func (c *Controller) Run(ctx context.Context) {
+	defer utilruntime.HandleCrash()
+	logger := klog.FromContext(ctx)
+
+	c.broadcaster.StartStructuredLogging(3)
+	c.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
+	defer c.broadcaster.Shutdown()
+
+	logger.Info("Starting endpoints controller", "workers", c.opts.Workers)
+	defer logger.Info("Shutting down endpoints controller")
+	defer c.queue.ShutDown()
+
+	if !cache.WaitForNamedCacheSyncWithContext(ctx, c.synced...) {
+		return
+	}
+	c.queueLeftoverEndpoints(logger)
+	close(c.started)
+
+	var wg sync.WaitGroup
+	for range c.opts.Workers {
+		wg.Go(func() { wait.UntilWithContext(ctx, c.worker, time.Second) })
+	}
+	<-ctx.Done()
+	c.queue.ShutDown()
+	wg.Wait()
+}
+
+func (c *Controller) worker(ctx context.Context) {
+	for c.processNext(ctx) {
+	}
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	c.handleErr(ctx, key, c.syncService(ctx, key))
+	return true
+}
+
+// handleErr retries failed syncs with capped exponential backoff, forever:
+// dropping a key would leave its Endpoints wrong until the next change.
+func (c *Controller) handleErr(ctx context.Context, key string, err error) {
+	if err == nil {
+		c.queue.Forget(key)
+		return
+	}
+	logger := klog.FromContext(ctx)
+	n := c.queue.NumRequeues(key)
+	if n < retriesBeforeError {
+		logger.V(2).Info("Error syncing endpoints, retrying", "service", key, "err", err)
+	} else {
+		logger.Error(err, "Error syncing endpoints, still retrying", "service", key, "retries", n)
+	}
+	c.queue.AddRateLimited(key)
+}

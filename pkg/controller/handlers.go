@@ -1,0 +1,168 @@
+package controller
+
+import (
+	"maps"
+	"slices"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	endpointsliceutil "k8s.io/endpointslice/util"
+	"k8s.io/klog/v2"
+)
+
+func (c *Controller) serviceHandler() cache.ResourceEventHandler {
+	enqueue := func(obj any) {
+		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+			c.queue.Add(key)
+		}
+	}
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    enqueue,
+		UpdateFunc: func(_, cur any) { enqueue(cur) },
+		DeleteFunc: enqueue,
+	}
+}
+
+func (c *Controller) podHandler() cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { c.onPod(nil, asPod(obj)) },
+		UpdateFunc: func(old, cur any) { c.onPod(asPod(old), asPod(cur)) },
+		DeleteFunc: func(obj any) { c.onPod(asPod(obj), nil) },
+	}
+}
+
+// endpointsHandler re-checks a Service whose Endpoints someone else changed
+// or deleted; echoes of this controller's own writes are ignored.
+func (c *Controller) endpointsHandler() cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(_, cur any) {
+			ep, ok := cur.(*v1.Endpoints)
+			if !ok {
+				return
+			}
+			key := ep.Namespace + "/" + ep.Name
+			if c.written.isOwnWrite(key, ep.ResourceVersion) {
+				return
+			}
+			// Only Endpoints of a Service: orphans are left to the start-up
+			// sweep, as an Endpoints may be created just before its Service.
+			if _, err := c.services.Services(ep.Namespace).Get(ep.Name); err == nil {
+				c.queue.Add(key)
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+				c.written.forget(key)
+				c.queue.Add(key)
+			}
+		},
+	}
+}
+
+// queueLeftoverEndpoints queues every existing Endpoints once at start, so
+// that those whose Service was deleted while no controller ran are removed.
+// Leader-election records are Endpoints without a Service and stay.
+func (c *Controller) queueLeftoverEndpoints(logger klog.Logger) {
+	list, err := c.endpoints.List(labelsEverything)
+	if err != nil {
+		logger.Error(err, "Listing Endpoints for the start-up sweep")
+		return
+	}
+	for _, ep := range list {
+		if _, ok := ep.Annotations[resourcelock.LeaderElectionRecordAnnotationKey]; ok {
+			continue
+		}
+		c.queue.Add(ep.Namespace + "/" + ep.Name)
+	}
+}
+
+func asPod(obj any) *v1.Pod {
+	switch o := obj.(type) {
+	case *v1.Pod:
+		return o
+	case cache.DeletedFinalStateUnknown:
+		p, _ := o.Obj.(*v1.Pod)
+		return p
+	}
+	return nil
+}
+
+// onPod queues the Services a pod change can affect: those selecting the
+// pod before or after. A change of labels alone affects only the Services
+// that select it on one side; any other relevant change affects all.
+func (c *Controller) onPod(old, cur *v1.Pod) {
+	var pod *v1.Pod
+	var oldLabels map[string]string
+	var labelsOnly bool
+	switch {
+	case old == nil && cur == nil:
+		return
+	case old == nil:
+		pod = cur
+	case cur == nil:
+		pod = old
+	default:
+		if old.ResourceVersion == cur.ResourceVersion {
+			return // a resync: the Service resync covers these
+		}
+		changed := podEndpointsChanged(old, cur)
+		labelsChanged := !maps.Equal(old.Labels, cur.Labels)
+		if !changed && !labelsChanged {
+			return
+		}
+		pod = cur
+		if labelsChanged {
+			oldLabels = old.Labels
+			labelsOnly = !changed
+		}
+	}
+
+	objs, err := c.svcIndex.ByIndex(cache.NamespaceIndex, pod.Namespace)
+	if err != nil {
+		return
+	}
+	for _, obj := range objs {
+		svc := obj.(*v1.Service)
+		if len(svc.Spec.Selector) == 0 {
+			continue
+		}
+		now := selects(svc.Spec.Selector, pod.Labels)
+		before := oldLabels != nil && selects(svc.Spec.Selector, oldLabels)
+		if now || before {
+			if labelsOnly && now && before {
+				continue // still selected, and nothing else it reads changed
+			}
+			c.queue.AddAfter(svc.Namespace+"/"+svc.Name, c.opts.BatchPeriod)
+		}
+	}
+}
+
+// selects reports whether a Service selector matches pod labels.
+func selects(selector, labels map[string]string) bool {
+	for k, v := range selector {
+		if lv, ok := labels[k]; !ok || lv != v {
+			return false
+		}
+	}
+	return true
+}
+
+// podEndpointsChanged reports whether anything an address is made of
+// changed, besides labels. Unlike the built-in it also watches the phase
+// (a pod turning terminal leaves the Endpoints even if still marked
+// ready) and the node name.
+func podEndpointsChanged(old, cur *v1.Pod) bool {
+	return !old.DeletionTimestamp.Equal(cur.DeletionTimestamp) ||
+		endpointsliceutil.IsPodReady(old) != endpointsliceutil.IsPodReady(cur) ||
+		terminal(old) != terminal(cur) ||
+		old.Status.PodIP != cur.Status.PodIP ||
+		!slices.Equal(old.Status.PodIPs, cur.Status.PodIPs) ||
+		old.Spec.NodeName != cur.Spec.NodeName ||
+		old.Spec.Hostname != cur.Spec.Hostname ||
+		old.Spec.Subdomain != cur.Spec.Subdomain
+}
+
+func terminal(p *v1.Pod) bool {
+	return p.Status.Phase == v1.PodSucceeded || p.Status.Phase == v1.PodFailed
+}

@@ -1,0 +1,128 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+
+	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints"
+)
+
+// recheckLagging is how soon a Service is looked at again when its sync
+// found nothing to write but the cache had not yet caught up with this
+// controller's last write.
+const recheckLagging = time.Second
+
+var labelsEverything = labels.Everything()
+
+// syncService makes the Endpoints of one Service what its pods say.
+func (c *Controller) syncService(ctx context.Context, key string) error {
+	logger := klog.FromContext(ctx)
+	start := time.Now()
+	defer func() {
+		logger.V(4).Info("Finished syncing service endpoints", "service", key, "duration", time.Since(start))
+	}()
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		logger.Error(err, "Dropping malformed key", "key", key)
+		return nil
+	}
+
+	svc, err := c.services.Services(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return c.deleteEndpoints(ctx, key, ns, name)
+	} else if err != nil {
+		return err
+	}
+	if svc.Spec.Type == v1.ServiceTypeExternalName || len(svc.Spec.Selector) == 0 {
+		// No endpoints from this controller: selector-less Services get
+		// theirs from users (an empty selector reaches clients as none).
+		return nil
+	}
+
+	pods, err := c.pods.Pods(ns).List(labels.SelectorFromValidatedSet(svc.Spec.Selector))
+	if err != nil {
+		return err
+	}
+	// Computed on every sync, no-op or not, so the tracker stays current.
+	triggerTime := c.triggerTime.ComputeEndpointLastChangeTriggerTime(ns, svc, pods)
+	res := endpoints.Compute(svc, pods)
+	desired := endpoints.Desire(svc, res.Subsets, c.opts.ManagedBy)
+
+	cached, err := c.endpoints.Endpoints(ns).Get(name)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	if cached == nil || err != nil {
+		cached = nil
+	}
+	cur, lagging := c.written.current(key, cached)
+	if cur != nil && endpoints.UpToDate(cur, desired) {
+		if lagging {
+			// Nothing to write as far as we know; look again once the cache
+			// has caught up, in case the object changed meanwhile.
+			c.queue.AddAfter(key, recheckLagging)
+		}
+		return nil
+	}
+
+	ep := endpoints.Apply(cur, svc, desired, triggerTime)
+	logger.V(4).Info("Writing endpoints", "service", key, "ready", res.Ready, "notReady", res.NotReady, "create", cur == nil)
+	return c.write(ctx, key, svc, cur == nil, ep)
+}
+
+// write creates or updates ep and records the result.
+func (c *Controller) write(ctx context.Context, key string, svc *v1.Service, create bool, ep *v1.Endpoints) error {
+	api := c.client.CoreV1().Endpoints(ep.Namespace)
+	var out *v1.Endpoints
+	var err error
+	if !create {
+		out, err = api.Update(ctx, ep, metav1.UpdateOptions{})
+		if apierrors.IsNotFound(err) {
+			// Deleted behind the cache's back: create it afresh.
+			create = true
+			ep = ep.DeepCopy()
+			ep.ResourceVersion, ep.UID = "", ""
+		}
+	}
+	if create {
+		out, err = api.Create(ctx, ep, metav1.CreateOptions{})
+	}
+	if err == nil {
+		c.written.record(key, out)
+		return nil
+	}
+
+	c.written.forget(key) // whatever we based this on is not the truth
+	if create && apierrors.HasStatusCause(err, v1.NamespaceTerminatingCause) {
+		// Creates fail until the namespace is gone; nothing to retry.
+		klog.FromContext(ctx).V(5).Info("Namespace terminating, not creating endpoints", "service", key)
+		return nil
+	}
+	if create {
+		c.recorder.Eventf(ep, v1.EventTypeWarning, "FailedToCreateEndpoint",
+			"Failed to create endpoint for service %v/%v: %v", svc.Namespace, svc.Name, err)
+	} else {
+		c.recorder.Eventf(ep, v1.EventTypeWarning, "FailedToUpdateEndpoint",
+			"Failed to update endpoint %v/%v: %v", svc.Namespace, svc.Name, err)
+	}
+	return fmt.Errorf("writing endpoints %s: %w", key, err)
+}
+
+// deleteEndpoints removes the Endpoints of a deleted Service.
+func (c *Controller) deleteEndpoints(ctx context.Context, key, ns, name string) error {
+	err := c.client.CoreV1().Endpoints(ns).Delete(ctx, name, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting endpoints %s: %w", key, err)
+	}
+	c.triggerTime.DeleteService(ns, name)
+	c.written.forget(key)
+	return nil
+}

@@ -1,0 +1,85 @@
+package controller
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+)
+
+// writtenTTL bounds how long a written object is trusted over the cache. The
+// cache normally catches up within milliseconds; past this, something else
+// happened (say, the object was deleted before the cache saw our write) and
+// the cache is trusted again, with the API server's optimistic concurrency
+// catching any mistake.
+const writtenTTL = 30 * time.Second
+
+// writtenTracker remembers the last Endpoints this controller wrote per
+// Service until the informer cache has caught up with it. While the cache
+// lags, the written object is taken as current: the built-in took the stale
+// cached copy for current for years and left Endpoints wrong after fast
+// ready/not-ready flips (kubernetes issues 125638, 127429, 124547).
+type writtenTracker struct {
+	mu sync.Mutex
+	m  map[string]written
+}
+
+type written struct {
+	ep *v1.Endpoints
+	rv uint64
+	at time.Time
+}
+
+func newWrittenTracker() *writtenTracker {
+	return &writtenTracker{m: map[string]written{}}
+}
+
+// record stores the object the API server returned for a write.
+func (t *writtenTracker) record(key string, ep *v1.Endpoints) {
+	rv, err := strconv.ParseUint(ep.ResourceVersion, 10, 64)
+	if err != nil {
+		return // not an etcd revision: nothing to order by, trust the cache
+	}
+	t.mu.Lock()
+	t.m[key] = written{ep: ep, rv: rv, at: time.Now()}
+	t.mu.Unlock()
+}
+
+func (t *writtenTracker) forget(key string) {
+	t.mu.Lock()
+	delete(t.m, key)
+	t.mu.Unlock()
+}
+
+// current returns the newest known state of the Endpoints: the cached one,
+// unless this controller wrote a newer one the cache has not seen yet.
+// lagging tells that the written copy was returned.
+func (t *writtenTracker) current(key string, cached *v1.Endpoints) (cur *v1.Endpoints, lagging bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	w, ok := t.m[key]
+	if !ok {
+		return cached, false
+	}
+	if time.Since(w.at) > writtenTTL {
+		delete(t.m, key)
+		return cached, false
+	}
+	if cached != nil {
+		rv, err := strconv.ParseUint(cached.ResourceVersion, 10, 64)
+		if err != nil || rv >= w.rv {
+			delete(t.m, key) // the cache caught up, or someone wrote after us
+			return cached, false
+		}
+	}
+	return w.ep, true
+}
+
+// isOwnWrite reports whether rv is the version this controller last wrote.
+func (t *writtenTracker) isOwnWrite(key, rv string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	w, ok := t.m[key]
+	return ok && strconv.FormatUint(w.rv, 10) == rv
+}

@@ -1,0 +1,4 @@
+// Package endpoints computes the Endpoints object a Service should have from
+// the Pods it selects, with the rules of the built-in endpoints controller of
+// Kubernetes. It is pure: no clients, no caches, no clocks.
+package endpoints
