@@ -121,15 +121,14 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 	}
 
 	for _, reg := range []struct {
-		inf    cache.SharedIndexInformer
-		h      cache.ResourceEventHandler
-		resync time.Duration
+		inf cache.SharedIndexInformer
+		h   cache.ResourceEventHandler
 	}{
-		{svcInformer.Informer(), c.serviceHandler(), opts.ResyncPeriod},
-		{podInformer.Informer(), c.podHandler(), 0},
-		{epInformer.Informer(), c.endpointsHandler(), 0},
+		{svcInformer.Informer(), c.serviceHandler()},
+		{podInformer.Informer(), c.podHandler()},
+		{epInformer.Informer(), c.endpointsHandler()},
 	} {
-		r, err := reg.inf.AddEventHandlerWithResyncPeriod(reg.h, reg.resync)
+		r, err := reg.inf.AddEventHandler(reg.h)
 		if err != nil {
 			return nil, fmt.Errorf("adding event handler: %w", err)
 		}
@@ -171,9 +170,21 @@ func (c *Controller) Run(ctx context.Context) {
 	for range c.opts.Workers {
 		wg.Go(func() { wait.UntilWithContext(ctx, c.worker, time.Second) })
 	}
+	wg.Go(func() { wait.UntilWithContext(ctx, c.resync, c.opts.ResyncPeriod) })
 	<-ctx.Done()
 	c.queue.ShutDown()
 	wg.Wait()
+}
+
+// resync queues every Service, so that nothing stays wrong after a missed
+// event. Its first run, at start, repeats the informers' initial adds.
+func (c *Controller) resync(ctx context.Context) {
+	if !c.HasSynced() {
+		return
+	}
+	for _, key := range c.svcIndex.ListKeys() {
+		c.queue.Add(key)
+	}
 }
 
 func (c *Controller) worker(ctx context.Context) {

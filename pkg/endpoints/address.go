@@ -44,15 +44,18 @@ func podAddress(svc *v1.Service, pod *v1.Pod) (v1.EndpointAddress, bool) {
 	}
 	addr := v1.EndpointAddress{
 		IP: ip,
-		// Always set, even to "": the built-in does, and the stored object
-		// must compare equal whichever controller wrote it.
-		NodeName: &pod.Spec.NodeName,
 		TargetRef: &v1.ObjectReference{
 			Kind:      "Pod",
 			Namespace: pod.Namespace,
 			Name:      pod.Name,
 			UID:       pod.UID,
 		},
+	}
+	// The built-in always sets nodeName, even to "", which the API server
+	// rejects: one pod with an IP but no node yet (possible when a status is
+	// written before binding) would block the whole Service's Endpoints.
+	if pod.Spec.NodeName != "" {
+		addr.NodeName = &pod.Spec.NodeName
 	}
 	if endpointsliceutil.ShouldSetHostname(pod, svc) {
 		addr.Hostname = pod.Spec.Hostname

@@ -1,0 +1,141 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/endpoints-controller/endpoints-controller/pkg/controller"
+	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints"
+)
+
+// Rule 13: a pod flipping ready/not-ready as fast as the API server takes it
+// must leave the Endpoints matching its final state, never stuck on a stale
+// cached copy (kubernetes issues 125638, 127429, 124547, 117193).
+func TestReadinessFlipsConverge(t *testing.T) {
+	e := newEnv(t)
+	e.startController(controller.Options{})
+	e.createService(service("web", port("", 80, intstr.FromInt32(80), v1.ProtocolTCP)))
+	pod := e.createPod("p", app("web"), []string{"10.0.0.1"}, true)
+	e.createPod("q", app("web"), []string{"10.0.0.2"}, true)
+	e.waitIPs("web", []string{"10.0.0.1", "10.0.0.2"}, nil)
+
+	for round := range 5 {
+		var ready bool
+		for i := range 40 + round {
+			ready = i%2 == 1
+			pod = e.setStatus(pod, []string{"10.0.0.1"}, ready, v1.PodRunning)
+		}
+		if ready {
+			e.waitIPs("web", []string{"10.0.0.1", "10.0.0.2"}, nil)
+		} else {
+			e.waitIPs("web", []string{"10.0.0.2"}, []string{"10.0.0.1"})
+		}
+	}
+}
+
+// Many pods flipping at once, from several writers.
+func TestConcurrentFlipsConverge(t *testing.T) {
+	e := newEnv(t)
+	e.startController(controller.Options{Workers: 5})
+	e.createService(service("web", port("", 80, intstr.FromInt32(80), v1.ProtocolTCP)))
+	const n = 20
+	pods := make([]*v1.Pod, n)
+	for i := range pods {
+		pods[i] = e.createPod(fmt.Sprintf("p%d", i), app("web"), []string{fmt.Sprintf("10.0.1.%d", i)}, true)
+	}
+	var wg sync.WaitGroup
+	final := make([]bool, n)
+	for i := range pods {
+		wg.Go(func() {
+			for j := range 10 + i%3 {
+				ready := j%2 == 0
+				pods[i] = e.setStatus(pods[i], []string{fmt.Sprintf("10.0.1.%d", i)}, ready, v1.PodRunning)
+				final[i] = ready
+			}
+		})
+	}
+	wg.Wait()
+	var ready, notReady []string
+	for i, r := range final {
+		if r {
+			ready = append(ready, fmt.Sprintf("10.0.1.%d", i))
+		} else {
+			notReady = append(notReady, fmt.Sprintf("10.0.1.%d", i))
+		}
+	}
+	e.waitIPs("web", ready, notReady)
+}
+
+// Rule 8: over 1000 addresses → truncated and annotated; the annotation
+// goes when the count drops back.
+func TestTruncation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("creates 1001 pods")
+	}
+	e := newEnv(t)
+	e.startController(controller.Options{})
+	e.createService(service("big", port("", 80, intstr.FromInt32(80), v1.ProtocolTCP)))
+	const n = endpoints.MaxCapacity + 1
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for i := range n {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			ip := fmt.Sprintf("10.1.%d.%d", i/250, i%250+1)
+			e.createPod(fmt.Sprintf("p%04d", i), app("big"), []string{ip}, i%10 != 0)
+		})
+	}
+	wg.Wait()
+	e.waitEndpoints("big", func(ep *v1.Endpoints) error {
+		ready, notReady := endpoints.CountAddresses(ep.Subsets)
+		if ep.Annotations[v1.EndpointsOverCapacity] != "truncated" || ready != 900 || notReady != 100 {
+			return fmt.Errorf("ready %d notReady %d annotation %q; want 900/100 truncated", ready, notReady, ep.Annotations[v1.EndpointsOverCapacity])
+		}
+		return nil
+	})
+	e.expectNoWrite("big", 2*time.Second)
+
+	if err := e.cs.CoreV1().Pods(e.ns).Delete(e.ctx(), "p0000", metav1.DeleteOptions{GracePeriodSeconds: new(int64)}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitEndpoints("big", func(ep *v1.Endpoints) error {
+		ready, notReady := endpoints.CountAddresses(ep.Subsets)
+		if _, ok := ep.Annotations[v1.EndpointsOverCapacity]; ok || ready+notReady != 1000 {
+			return fmt.Errorf("ready %d notReady %d annotations %v", ready, notReady, ep.Annotations)
+		}
+		return nil
+	})
+}
+
+// Rule 12: creates in a terminating namespace are forbidden; the controller
+// drops them quietly and keeps working elsewhere.
+func TestTerminatingNamespace(t *testing.T) {
+	e := newEnv(t)
+	e.startController(controller.Options{})
+	e.createService(service("web", port("", 80, intstr.FromInt32(80), v1.ProtocolTCP)))
+	e.createPod("p", app("web"), []string{"10.0.0.1"}, true)
+	e.waitIPs("web", []string{"10.0.0.1"}, nil)
+	// No namespace controller runs here, so the namespace stays Terminating
+	// with everything in it.
+	if err := e.cs.CoreV1().Namespaces().Delete(e.ctx(), e.ns, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cs.CoreV1().Endpoints(e.ns).Delete(e.ctx(), "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	<-ctx.Done()
+	if _, err := e.getEndpoints("web"); !apierrors.IsNotFound(err) {
+		t.Fatalf("endpoints re-created in a terminating namespace: %v", err)
+	}
+}
