@@ -10,12 +10,16 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/klog/v2"
+
+	"github.com/endpoints-controller/endpoints-controller/pkg/metrics"
 )
 
 // runWithLeaderElection runs work only while holding the Lease. Losing the
-// Lease ends the process rather than risk two writers; on ctx's end the Lease
-// is released so that a standby takes over at once.
-func runWithLeaderElection(ctx context.Context, o *options, client kubernetes.Interface, work func(context.Context) error) error {
+// Lease ends the process rather than risk two writers; when ctx ends, work
+// finishes its in-flight syncs and then the Lease is released, so that a
+// standby takes over at once.
+func runWithLeaderElection(ctx context.Context, o *options, client kubernetes.Interface,
+	watchdog *leaderelection.HealthzAdaptor, m *metrics.Metrics, work func(context.Context)) error {
 	host, err := os.Hostname()
 	if err != nil {
 		return fmt.Errorf("getting hostname for the leader identity: %w", err)
@@ -26,21 +30,22 @@ func runWithLeaderElection(ctx context.Context, o *options, client kubernetes.In
 	if err != nil {
 		return fmt.Errorf("creating the leader election lock: %w", err)
 	}
-
-	workErr := make(chan error, 1)
-	leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
+	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 		Lock:            lock,
 		LeaseDuration:   o.leaseDuration,
 		RenewDeadline:   o.renewDeadline,
 		RetryPeriod:     o.retryPeriod,
 		ReleaseOnCancel: true,
+		WatchDog:        watchdog,
 		Name:            o.leaseName,
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(ctx context.Context) {
 				klog.InfoS("Became leader", "identity", id)
-				workErr <- work(ctx)
+				m.SetLeader(true)
+				work(ctx)
 			},
 			OnStoppedLeading: func() {
+				m.SetLeader(false)
 				if ctx.Err() != nil {
 					klog.InfoS("Released the lease on shutdown", "identity", id)
 					return
@@ -56,10 +61,12 @@ func runWithLeaderElection(ctx context.Context, o *options, client kubernetes.In
 			},
 		},
 	})
-	select {
-	case err := <-workErr:
-		return err
-	default:
-		return nil
+	if err != nil {
+		return fmt.Errorf("configuring leader election: %w", err)
 	}
+	if watchdog != nil {
+		watchdog.SetLeaderElection(le)
+	}
+	le.Run(ctx)
+	return nil
 }

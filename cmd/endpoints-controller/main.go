@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -16,9 +17,12 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/klog/v2"
 
 	"github.com/endpoints-controller/endpoints-controller/pkg/controller"
+	"github.com/endpoints-controller/endpoints-controller/pkg/metrics"
+	"github.com/endpoints-controller/endpoints-controller/pkg/server"
 	"github.com/endpoints-controller/endpoints-controller/pkg/version"
 )
 
@@ -48,8 +52,7 @@ func main() {
 	defer stop()
 	if err := run(ctx, &o); err != nil {
 		klog.ErrorS(err, "endpoints-controller failed")
-		klog.Flush()
-		os.Exit(1)
+		klog.FlushAndExit(klog.ExitFlushTimeout, 1)
 	}
 	klog.Flush()
 }
@@ -77,8 +80,12 @@ func restConfig(o *options) (*rest.Config, error) {
 }
 
 // run wires the controller and runs it, under leader election if asked,
-// until ctx ends.
+// until ctx ends. Informers run on every replica so that /readyz means
+// "caches synced" everywhere and a standby takes over warm; only the leader
+// syncs and writes.
 func run(ctx context.Context, o *options) error {
+	m := metrics.New()
+	m.RegisterClientMetrics()
 	cfg, err := restConfig(o)
 	if err != nil {
 		return err
@@ -89,24 +96,55 @@ func run(ctx context.Context, o *options) error {
 	}
 	klog.InfoS("Starting", "version", version.Version, "leaderElect", o.leaderElect)
 
-	work := func(ctx context.Context) error {
-		factory := informers.NewSharedInformerFactory(client, 0)
-		c, err := controller.New(client, factory, controller.Options{
-			Workers:      o.workers,
-			BatchPeriod:  o.batchPeriod,
-			ResyncPeriod: o.resyncPeriod,
-			ManagedBy:    o.managedBy,
-		})
-		if err != nil {
-			return err
-		}
-		factory.Start(ctx.Done())
-		defer factory.Shutdown()
+	factory := informers.NewSharedInformerFactory(client, 0)
+	c, err := controller.New(client, factory, controller.Options{
+		Workers:      o.workers,
+		BatchPeriod:  o.batchPeriod,
+		ResyncPeriod: o.resyncPeriod,
+		ManagedBy:    o.managedBy,
+		Metrics:      m,
+	})
+	if err != nil {
+		return err
+	}
+
+	var watchdog *leaderelection.HealthzAdaptor
+	if o.leaderElect {
+		watchdog = leaderelection.NewLeaderHealthzAdaptor(o.renewDeadline)
+	}
+	if err := serve(ctx, o, m, c, watchdog); err != nil {
+		return err
+	}
+
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+	if !o.leaderElect {
+		m.SetLeader(true)
 		c.Run(ctx)
 		return nil
 	}
-	if !o.leaderElect {
-		return work(ctx)
+	return runWithLeaderElection(ctx, o, client, watchdog, m, c.Run)
+}
+
+// serve starts the metrics and health servers that are enabled.
+func serve(ctx context.Context, o *options, m *metrics.Metrics, c *controller.Controller, watchdog *leaderelection.HealthzAdaptor) error {
+	if o.metricsAddr != "0" {
+		if err := server.Serve(ctx, o.metricsAddr, server.MetricsHandler(m.Registry)); err != nil {
+			return err
+		}
 	}
-	return runWithLeaderElection(ctx, o, client, work)
+	if o.healthAddr == "0" {
+		return nil
+	}
+	healthz := []server.Check{{Name: "ping", Fn: func(*http.Request) error { return nil }}}
+	if watchdog != nil {
+		healthz = append(healthz, server.Check{Name: "leader-election", Fn: watchdog.Check})
+	}
+	readyz := []server.Check{{Name: "informer-sync", Fn: func(*http.Request) error {
+		if !c.CachesSynced() {
+			return errors.New("informer caches not synced")
+		}
+		return nil
+	}}}
+	return server.Serve(ctx, o.healthAddr, server.HealthHandler(healthz, readyz))
 }

@@ -24,6 +24,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints"
+	"github.com/endpoints-controller/endpoints-controller/pkg/metrics"
 )
 
 // ControllerName is the event source, the same as the built-in's.
@@ -47,6 +48,8 @@ type Options struct {
 	ResyncPeriod time.Duration
 	// ManagedBy is the endpoints.kubernetes.io/managed-by label value.
 	ManagedBy string
+	// Metrics, if set, receives sync, write and workqueue metrics.
+	Metrics *metrics.Metrics
 	// MaxRetryDelay caps the per-Service backoff after failed syncs
 	// (default 60s).
 	MaxRetryDelay time.Duration
@@ -111,7 +114,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 				workqueue.NewTypedItemExponentialFailureRateLimiter[string](5*time.Millisecond, opts.MaxRetryDelay),
 				&workqueue.TypedBucketRateLimiter[string]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
 			),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoint"},
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoint", MetricsProvider: opts.Metrics.WorkqueueProvider()},
 		),
 		written:     newWrittenTracker(),
 		triggerTime: endpointsliceutil.NewTriggerTimeTracker(),
@@ -135,6 +138,17 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		c.synced = append(c.synced, r.HasSynced)
 	}
 	return c, nil
+}
+
+// CachesSynced reports whether the informer caches have synced; they fill
+// on standby replicas too, so that a takeover starts warm.
+func (c *Controller) CachesSynced() bool {
+	for _, synced := range c.synced {
+		if !synced() {
+			return false
+		}
+	}
+	return true
 }
 
 // HasSynced reports whether the caches have synced and work has started.
@@ -198,7 +212,10 @@ func (c *Controller) processNext(ctx context.Context) bool {
 		return false
 	}
 	defer c.queue.Done(key)
-	c.handleErr(ctx, key, c.syncService(ctx, key))
+	start := time.Now()
+	err := c.syncService(ctx, key)
+	c.opts.Metrics.ObserveSync(time.Since(start), err)
+	c.handleErr(ctx, key, err)
 	return true
 }
 

@@ -75,16 +75,17 @@ func (c *Controller) syncService(ctx context.Context, key string) error {
 
 	ep := endpoints.Apply(cur, svc, desired, triggerTime)
 	logger.V(4).Info("Writing endpoints", "service", key, "ready", res.Ready, "notReady", res.NotReady, "create", cur == nil)
-	return c.write(ctx, key, svc, cur == nil, ep)
+	return c.write(ctx, key, svc, cur == nil, ep, triggerTime)
 }
 
 // write creates or updates ep and records the result.
-func (c *Controller) write(ctx context.Context, key string, svc *v1.Service, create bool, ep *v1.Endpoints) error {
+func (c *Controller) write(ctx context.Context, key string, svc *v1.Service, create bool, ep *v1.Endpoints, trigger time.Time) error {
 	api := c.client.CoreV1().Endpoints(ep.Namespace)
 	var out *v1.Endpoints
 	var err error
 	if !create {
 		out, err = api.Update(ctx, ep, metav1.UpdateOptions{})
+		c.opts.Metrics.ObserveWrite("update", err, trigger)
 		if apierrors.IsNotFound(err) {
 			// Deleted behind the cache's back: create it afresh.
 			create = true
@@ -94,6 +95,7 @@ func (c *Controller) write(ctx context.Context, key string, svc *v1.Service, cre
 	}
 	if create {
 		out, err = api.Create(ctx, ep, metav1.CreateOptions{})
+		c.opts.Metrics.ObserveWrite("create", err, trigger)
 	}
 	if err == nil {
 		c.written.record(key, out)
@@ -119,7 +121,12 @@ func (c *Controller) write(ctx context.Context, key string, svc *v1.Service, cre
 // deleteEndpoints removes the Endpoints of a deleted Service.
 func (c *Controller) deleteEndpoints(ctx context.Context, key, ns, name string) error {
 	err := c.client.CoreV1().Endpoints(ns).Delete(ctx, name, metav1.DeleteOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
+	if apierrors.IsNotFound(err) {
+		err = nil // already gone: the usual case, not counted as a write
+	} else {
+		c.opts.Metrics.ObserveWrite("delete", err, time.Time{})
+	}
+	if err != nil {
 		return fmt.Errorf("deleting endpoints %s: %w", key, err)
 	}
 	c.triggerTime.DeleteService(ns, name)
