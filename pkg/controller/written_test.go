@@ -1,0 +1,55 @@
+package controller
+
+import (
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func epAt(rv string) *v1.Endpoints {
+	return &v1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "web", ResourceVersion: rv}}
+}
+
+func TestWrittenTracker(t *testing.T) {
+	w := newWrittenTracker()
+	if cur, lag := w.current("k", epAt("5")); cur.ResourceVersion != "5" || lag {
+		t.Fatalf("no record: got %s lag %v", cur.ResourceVersion, lag)
+	}
+	w.record("k", epAt("10"))
+	if !w.isOwnWrite("k", "10") || w.isOwnWrite("k", "9") {
+		t.Fatal("isOwnWrite")
+	}
+	for _, tc := range []struct {
+		cached  *v1.Endpoints
+		wantRV  string
+		wantLag bool
+	}{
+		{epAt("9"), "10", true}, // cache behind our write
+		{nil, "10", true},       // cache has not seen our create
+		{epAt("10"), "10", false},
+	} {
+		w.record("k", epAt("10"))
+		cur, lag := w.current("k", tc.cached)
+		if cur.ResourceVersion != tc.wantRV || lag != tc.wantLag {
+			t.Errorf("cached %v: got rv %s lag %v", tc.cached, cur.ResourceVersion, lag)
+		}
+	}
+	// Someone wrote after us: theirs is current and the record goes.
+	w.record("k", epAt("10"))
+	if cur, lag := w.current("k", epAt("11")); cur.ResourceVersion != "11" || lag {
+		t.Fatal("newer cache not taken")
+	}
+	if _, ok := w.m["k"]; ok {
+		t.Fatal("record kept after the cache caught up")
+	}
+	// An old record is not trusted forever.
+	w.record("k", epAt("20"))
+	rec := w.m["k"]
+	rec.at = time.Now().Add(-2 * writtenTTL)
+	w.m["k"] = rec
+	if cur, lag := w.current("k", epAt("12")); cur.ResourceVersion != "12" || lag {
+		t.Fatal("expired record still trusted")
+	}
+}
