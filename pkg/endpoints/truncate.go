@@ -6,7 +6,6 @@ import (
 	v1 "k8s.io/api/core/v1"
 )
 
-
 // MaxCapacity is the most addresses (ready plus not ready) one Endpoints
 // object holds; beyond it the object is truncated and annotated.
 const MaxCapacity = 1000
