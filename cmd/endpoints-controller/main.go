@@ -13,7 +13,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -96,7 +95,7 @@ func run(ctx context.Context, o *options) error {
 	}
 	klog.InfoS("Starting", "version", version.Version, "leaderElect", o.leaderElect)
 
-	factory := informers.NewSharedInformerFactory(client, 0)
+	factory := controller.NewInformerFactory(client, "")
 	c, err := controller.New(client, factory, controller.Options{
 		Workers:      o.workers,
 		BatchPeriod:  o.batchPeriod,

@@ -10,7 +10,6 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/endpoints-controller/endpoints-controller/pkg/controller"
@@ -34,7 +33,7 @@ func newEnv(t *testing.T) *env {
 // startController runs the controller on e's namespace until the test ends.
 func (e *env) startController(opts controller.Options) {
 	e.t.Helper()
-	factory := informers.NewSharedInformerFactoryWithOptions(e.cs, 0, informers.WithNamespace(e.ns))
+	factory := controller.NewInformerFactory(e.cs, e.ns)
 	c, err := controller.New(e.cs, factory, opts)
 	if err != nil {
 		e.t.Fatal(err)
