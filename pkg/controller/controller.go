@@ -77,7 +77,7 @@ type Controller struct {
 
 	services  corelisters.ServiceLister
 	svcIndex  cache.Indexer
-	pods      corelisters.PodLister
+	podIndex  cache.Indexer
 	endpoints corelisters.EndpointsLister
 	synced    []cache.InformerSynced
 
@@ -107,7 +107,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		client:    client,
 		services:  svcInformer.Lister(),
 		svcIndex:  svcInformer.Informer().GetIndexer(),
-		pods:      podInformer.Lister(),
+		podIndex:  podInformer.Informer().GetIndexer(),
 		endpoints: epInformer.Lister(),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedMaxOfRateLimiter(
@@ -123,6 +123,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		started:     make(chan struct{}),
 	}
 
+	if err := podInformer.Informer().AddIndexers(cache.Indexers{byLabel: podLabelIndex}); err != nil {
+		return nil, fmt.Errorf("adding the pod label index: %w", err)
+	}
 	for _, reg := range []struct {
 		inf cache.SharedIndexInformer
 		h   cache.ResourceEventHandler

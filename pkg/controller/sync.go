@@ -47,7 +47,7 @@ func (c *Controller) syncService(ctx context.Context, key string) error {
 		return nil
 	}
 
-	pods, err := c.pods.Pods(ns).List(labels.SelectorFromValidatedSet(svc.Spec.Selector))
+	pods, err := selectedPods(c.podIndex, ns, svc.Spec.Selector)
 	if err != nil {
 		return err
 	}

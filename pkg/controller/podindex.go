@@ -1,0 +1,54 @@
+package controller
+
+import (
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/cache"
+)
+
+// byLabel indexes pods by namespace and each label pair, so that a sync
+// looks at the pods carrying the selector's rarest pair instead of every
+// pod of the namespace (the built-in lists the whole namespace per sync).
+const byLabel = "namespace/label"
+
+func labelIndexKey(ns, k, v string) string { return ns + "/" + k + "=" + v }
+
+func podLabelIndex(obj any) ([]string, error) {
+	pod, ok := obj.(*v1.Pod)
+	if !ok {
+		return nil, nil
+	}
+	keys := make([]string, 0, len(pod.Labels))
+	for k, v := range pod.Labels {
+		keys = append(keys, labelIndexKey(pod.Namespace, k, v))
+	}
+	return keys, nil
+}
+
+// selectedPods returns the pods of ns that selector (non-empty) selects.
+func selectedPods(idx cache.Indexer, ns string, selector map[string]string) ([]*v1.Pod, error) {
+	var smallest []string
+	first := true
+	for k, v := range selector {
+		keys, err := idx.IndexKeys(byLabel, labelIndexKey(ns, k, v))
+		if err != nil {
+			return nil, err
+		}
+		if first || len(keys) < len(smallest) {
+			smallest, first = keys, false
+		}
+		if len(smallest) == 0 {
+			return nil, nil
+		}
+	}
+	pods := make([]*v1.Pod, 0, len(smallest))
+	for _, key := range smallest {
+		obj, exists, err := idx.GetByKey(key)
+		if err != nil {
+			return nil, err
+		}
+		if pod, ok := obj.(*v1.Pod); exists && ok && selects(selector, pod.Labels) {
+			pods = append(pods, pod)
+		}
+	}
+	return pods, nil
+}
