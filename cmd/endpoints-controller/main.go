@@ -93,7 +93,7 @@ func run(ctx context.Context, o *options) error {
 	if err != nil {
 		return err
 	}
-	klog.InfoS("Starting", "version", version.Version, "leaderElect", o.leaderElect)
+	klog.InfoS("Starting", "version", version.Version, "leaderElect", o.leaderElect, "shadow", o.shadow)
 
 	factory := controller.NewInformerFactory(client, "")
 	c, err := controller.New(client, factory, controller.Options{
@@ -101,6 +101,7 @@ func run(ctx context.Context, o *options) error {
 		BatchPeriod:  o.batchPeriod,
 		ResyncPeriod: o.resyncPeriod,
 		ManagedBy:    o.managedBy,
+		Shadow:       o.shadow,
 		Metrics:      m,
 	})
 	if err != nil {

@@ -26,6 +26,7 @@ type options struct {
 	metricsAddr    string
 	healthAddr     string
 	showVersion    bool
+	shadow         bool
 	leaderElect    bool
 	leaseDuration  time.Duration
 	renewDeadline  time.Duration
@@ -47,6 +48,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", `Address to serve /metrics on; "0" disables it.`)
 	fs.StringVar(&o.healthAddr, "health-probe-bind-address", ":8081", `Address to serve /healthz and /readyz on; "0" disables it.`)
 	fs.BoolVar(&o.showVersion, "version", false, "Print the version and exit.")
+	fs.BoolVar(&o.shadow, "shadow", false, "Shadow mode: compute every Endpoints but never write; compare with the live objects and export endpoints_controller_shadow_* metrics. Needs read access only.")
 	fs.BoolVar(&o.leaderElect, "leader-elect", true, "Take a Lease before working, so that only one replica writes.")
 	fs.DurationVar(&o.leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long non-leaders wait after the last renewal before taking over.")
 	fs.DurationVar(&o.renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader keeps trying to renew before it stops.")

@@ -48,6 +48,10 @@ type Options struct {
 	ResyncPeriod time.Duration
 	// ManagedBy is the endpoints.kubernetes.io/managed-by label value.
 	ManagedBy string
+	// Shadow computes and compares but never writes: the live Endpoints
+	// (written by another controller) are checked against what this one
+	// would write, and differences are logged and exported.
+	Shadow bool
 	// Metrics, if set, receives sync, write and workqueue metrics.
 	Metrics *metrics.Metrics
 	// MaxRetryDelay caps the per-Service backoff after failed syncs
@@ -85,6 +89,8 @@ type Controller struct {
 	written     *writtenTracker
 	triggerTime *endpointsliceutil.TriggerTimeTracker
 
+	shadow      shadowState
+
 	broadcaster record.EventBroadcaster
 	recorder    record.EventRecorder
 
@@ -121,6 +127,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		broadcaster: broadcaster,
 		recorder:    broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: ControllerName}),
 		started:     make(chan struct{}),
+		shadow:      shadowState{mismatched: map[string]string{}},
 	}
 
 	if err := podInformer.Informer().AddIndexers(cache.Indexers{byLabel: podLabelIndex}); err != nil {

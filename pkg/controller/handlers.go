@@ -35,22 +35,24 @@ func (c *Controller) podHandler() cache.ResourceEventHandler {
 // endpointsHandler re-checks a Service whose Endpoints someone else changed
 // or deleted; echoes of this controller's own writes are ignored.
 func (c *Controller) endpointsHandler() cache.ResourceEventHandler {
+	changed := func(obj any) {
+		ep, ok := obj.(*v1.Endpoints)
+		if !ok {
+			return
+		}
+		key := ep.Namespace + "/" + ep.Name
+		if c.written.isOwnWrite(key, ep.ResourceVersion) {
+			return
+		}
+		// Only Endpoints of a Service: orphans are left to the start-up
+		// sweep, as an Endpoints may be created just before its Service.
+		if _, err := c.services.Services(ep.Namespace).Get(ep.Name); err == nil {
+			c.queue.Add(key)
+		}
+	}
 	return cache.ResourceEventHandlerFuncs{
-		UpdateFunc: func(_, cur any) {
-			ep, ok := cur.(*v1.Endpoints)
-			if !ok {
-				return
-			}
-			key := ep.Namespace + "/" + ep.Name
-			if c.written.isOwnWrite(key, ep.ResourceVersion) {
-				return
-			}
-			// Only Endpoints of a Service: orphans are left to the start-up
-			// sweep, as an Endpoints may be created just before its Service.
-			if _, err := c.services.Services(ep.Namespace).Get(ep.Name); err == nil {
-				c.queue.Add(key)
-			}
-		},
+		AddFunc:    changed,
+		UpdateFunc: func(_, cur any) { changed(cur) },
 		DeleteFunc: func(obj any) {
 			if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
 				c.written.forget(key)

@@ -37,6 +37,10 @@ func (c *Controller) syncService(ctx context.Context, key string) error {
 
 	svc, err := c.services.Services(ns).Get(name)
 	if apierrors.IsNotFound(err) {
+		if c.opts.Shadow {
+			c.shadowForget(key)
+			return nil
+		}
 		return c.deleteEndpoints(ctx, key, ns, name)
 	} else if err != nil {
 		return err
@@ -44,6 +48,7 @@ func (c *Controller) syncService(ctx context.Context, key string) error {
 	if svc.Spec.Type == v1.ServiceTypeExternalName || len(svc.Spec.Selector) == 0 {
 		// No endpoints from this controller: selector-less Services get
 		// theirs from users (an empty selector reaches clients as none).
+		c.shadowForget(key)
 		return nil
 	}
 
@@ -62,6 +67,10 @@ func (c *Controller) syncService(ctx context.Context, key string) error {
 	}
 	if cached == nil || err != nil {
 		cached = nil
+	}
+	if c.opts.Shadow {
+		c.shadowCompare(logger, key, cached, desired)
+		return nil
 	}
 	cur, lagging := c.written.current(key, cached)
 	if cur != nil && endpoints.UpToDate(cur, desired) {

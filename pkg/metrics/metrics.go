@@ -25,6 +25,8 @@ type Metrics struct {
 	triggerToWrite prometheus.Histogram
 	writes         *prometheus.CounterVec
 	leader         prometheus.Gauge
+	shadowGauge    prometheus.Gauge
+	shadowDiffs    *prometheus.CounterVec
 	queues         *queueProvider
 }
 
@@ -55,8 +57,18 @@ func New() *Metrics {
 			Name:      "leader",
 			Help:      "1 while this replica holds the leader lease (or runs without leader election), else 0.",
 		}),
+		shadowGauge: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace,
+			Name:      "shadow_mismatches",
+			Help:      "Shadow mode: Services whose live Endpoints differ from what this controller would write.",
+		}),
+		shadowDiffs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "shadow_diffs_total",
+			Help:      "Shadow mode: new mismatches, by what differed (addresses, notReadyAddresses, ports, labels, annotations).",
+		}, []string{"field"}),
 	}
-	m.Registry.MustRegister(m.syncDuration, m.triggerToWrite, m.writes, m.leader,
+	m.Registry.MustRegister(m.syncDuration, m.triggerToWrite, m.writes, m.leader, m.shadowGauge, m.shadowDiffs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.queues = newQueueProvider(m.Registry)
 	return m
@@ -100,4 +112,22 @@ func (m *Metrics) SetLeader(leading bool) {
 		v = 1
 	}
 	m.leader.Set(v)
+}
+
+// SetShadowMismatches sets the shadow mismatch gauge.
+func (m *Metrics) SetShadowMismatches(n int) {
+	if m == nil {
+		return
+	}
+	m.shadowGauge.Set(float64(n))
+}
+
+// ShadowDiffs counts one new mismatch in each of fields.
+func (m *Metrics) ShadowDiffs(fields []string) {
+	if m == nil {
+		return
+	}
+	for _, f := range fields {
+		m.shadowDiffs.WithLabelValues(f).Inc()
+	}
 }

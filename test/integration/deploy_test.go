@@ -21,7 +21,7 @@ func TestDeployManifestsAndLeastPrivilege(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, dir := range []string{"deploy", "deploy/overlays/prometheus-operator"} {
+	for _, dir := range []string{"deploy", "deploy/overlays/prometheus-operator", "deploy/overlays/shadow"} {
 		out, err := exec.Command(filepath.Join(cp.BinDir, "kubectl"), "kustomize", filepath.Join(root, dir)).CombinedOutput()
 		if err != nil {
 			t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, out)
