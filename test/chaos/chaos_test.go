@@ -61,7 +61,9 @@ func TestConvergesAfterFaults(t *testing.T) {
 	churnCtx, endChurn := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for w := range 4 {
-		wg.Go(func() { churn(churnCtx, admin, pods[w*len(pods)/4:(w+1)*len(pods)/4], rand.New(rand.NewPCG(seed, uint64(w)+2))) })
+		wg.Go(func() {
+			churn(churnCtx, admin, pods[w*len(pods)/4:(w+1)*len(pods)/4], rand.New(rand.NewPCG(seed, uint64(w)+2)))
+		})
 	}
 	restarts := 0
 	for i, restart := range []func() error{cp.RestartAPIServer, cp.RestartEtcd} {
