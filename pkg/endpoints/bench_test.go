@@ -53,8 +53,8 @@ func BenchmarkUpToDate(b *testing.B) {
 		name string
 		run  func() bool
 	}{
-		{"UpToDate", func() bool { return UpToDate(cur, d) }},
-		{"UpToDate/stored-in-other-order", func() bool { return UpToDate(builtinOrder, d) }},
+		{"same-order", func() bool { return UpToDate(cur, d) }},
+		{"stored-in-other-order", func() bool { return UpToDate(builtinOrder, d) }},
 		{"Compute+Desire+UpToDate", func() bool {
 			return UpToDate(cur, Desire(svc, Compute(svc, pods).Subsets, DefaultManagedBy))
 		}},

@@ -95,17 +95,20 @@ func portsSignature(ports []v1.EndpointPort) string {
 	return string(b)
 }
 
-// containsAll reports whether every address of sub equals one in set.
+// containsAll reports whether every address of sub equals one in set, each
+// one used at most once.
 func containsAll(set, sub []v1.EndpointAddress) bool {
 	idx := make(map[addrKey]*v1.EndpointAddress, len(set))
 	for i := range set {
 		idx[keyOfAddress(&set[i])] = &set[i]
 	}
 	for i := range sub {
-		a, ok := idx[keyOfAddress(&sub[i])]
+		k := keyOfAddress(&sub[i])
+		a, ok := idx[k]
 		if !ok || !addressEqual(*a, sub[i]) {
 			return false
 		}
+		delete(idx, k)
 	}
 	return true
 }

@@ -55,7 +55,7 @@ func UpToDate(cur *v1.Endpoints, d Desired) bool {
 	if !maps.Equal(cur.Labels, d.Labels) {
 		return false
 	}
-	if _, ok := cur.Annotations[v1.EndpointsOverCapacity]; ok != d.Truncated {
+	if v, ok := cur.Annotations[v1.EndpointsOverCapacity]; ok != d.Truncated || (ok && v != overCapacityTruncated) {
 		return false
 	}
 	if SubsetsEqual(cur.Subsets, d.Subsets) {
@@ -71,7 +71,8 @@ func UpToDate(cur *v1.Endpoints, d Desired) bool {
 
 // Apply returns a copy of cur (or a new object when cur is nil) holding d
 // and the trigger time (zero: the annotation is removed). Everything else on
-// cur, such as foreign annotations, is kept.
+// cur, such as foreign annotations, is kept. The result shares d's subsets
+// and labels.
 func Apply(cur *v1.Endpoints, svc *v1.Service, d Desired, triggerTime time.Time) *v1.Endpoints {
 	var ep *v1.Endpoints
 	if cur != nil {

@@ -55,7 +55,7 @@ type objState struct {
 
 func newObjState(t testing.TB, svc *v1.Service, pods []*v1.Pod) objState {
 	d := Desire(svc, Compute(svc, pods).Subsets, DefaultManagedBy)
-	cur := Apply(nil, svc, d, time.Time{})
+	cur := Apply(nil, svc, d, time.Time{}).DeepCopy() // Apply shares d's slices
 	cur.ResourceVersion = "5"
 	if !UpToDate(cur, d) {
 		t.Fatalf("Apply's output is not up to date:\n%s", dump(cur.Subsets))
@@ -174,6 +174,7 @@ func TestUpToDate(t *testing.T) {
 		{"truncated: other not-ready addresses of the same group", trunc, func(e *v1.Endpoints) {
 			e.Subsets[0].NotReadyAddresses = full[0].NotReadyAddresses[100:]
 		}, true},
+		{"truncated: stale ready address", trunc, func(e *v1.Endpoints) { e.Subsets[0].Addresses[3] = podAddr("gone", "10.9.9.8") }, false},
 		{"truncated: stale address", trunc, func(e *v1.Endpoints) { e.Subsets[1].NotReadyAddresses[0] = podAddr("gone", "10.9.9.9") }, false},
 		{"truncated: address of the other port group", trunc, func(e *v1.Endpoints) {
 			e.Subsets[0].NotReadyAddresses[0] = full[1].NotReadyAddresses[150]
@@ -199,6 +200,7 @@ func TestUpToDate(t *testing.T) {
 		{"ready cut: other ready addresses", readyCut, func(e *v1.Endpoints) {
 			e.Subsets[0].Addresses = readyCut.d.Full[0].Addresses[100:]
 		}, true},
+		{"ready cut: stale ready address", readyCut, func(e *v1.Endpoints) { e.Subsets[0].Addresses[0] = podAddr("gone", "10.9.9.8") }, false},
 		{"ready cut: not-ready addresses kept", readyCut, func(e *v1.Endpoints) {
 			e.Subsets[0].Addresses = e.Subsets[0].Addresses[10:]
 			e.Subsets[0].NotReadyAddresses = readyCut.d.Full[0].NotReadyAddresses[:10]
@@ -213,6 +215,9 @@ func TestUpToDate(t *testing.T) {
 			}
 			if !apiequality.Semantic.DeepEqual(cur, before) {
 				t.Error("UpToDate modified the Endpoints")
+			}
+			if fields, summary := Diff(cur, tc.state.d); (len(fields) == 0) != tc.want {
+				t.Errorf("Diff = %v %q, disagrees with UpToDate", fields, summary)
 			}
 			// Whatever is stored, Apply makes it up to date.
 			if !UpToDate(Apply(cur, tc.state.svc, tc.state.d, time.Now()), tc.state.d) {
