@@ -89,7 +89,7 @@ type Controller struct {
 	written     *writtenTracker
 	triggerTime *endpointsliceutil.TriggerTimeTracker
 
-	shadow      shadowState
+	shadow shadowState
 
 	broadcaster record.EventBroadcaster
 	recorder    record.EventRecorder
