@@ -94,6 +94,7 @@ type Controller struct {
 	broadcaster record.EventBroadcaster
 	recorder    record.EventRecorder
 
+	startTime time.Time
 	// started is closed once the caches have synced and leftover
 	// Endpoints have been queued.
 	started chan struct{}
@@ -127,6 +128,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		broadcaster: broadcaster,
 		recorder:    broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: ControllerName}),
 		started:     make(chan struct{}),
+		startTime:   time.Now(),
 		shadow:      shadowState{mismatched: map[string]string{}},
 	}
 

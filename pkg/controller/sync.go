@@ -84,7 +84,14 @@ func (c *Controller) syncService(ctx context.Context, key string) error {
 
 	ep := endpoints.Apply(cur, svc, desired, triggerTime)
 	logger.V(4).Info("Writing endpoints", "service", key, "ready", res.Ready, "notReady", res.NotReady, "create", cur == nil)
-	return c.write(ctx, key, svc, cur == nil, ep, triggerTime)
+	// Trigger times from before this process started (a Service's creation,
+	// seen at the first sync after a restart or takeover) say nothing about
+	// this controller's latency: they are written but not measured.
+	measured := triggerTime
+	if measured.Before(c.startTime) {
+		measured = time.Time{}
+	}
+	return c.write(ctx, key, svc, cur == nil, ep, measured)
 }
 
 // write creates or updates ep and records the result.
