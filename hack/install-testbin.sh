@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the real control plane that tests, the demo and benchmarks run
 # against: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
-# kubectl and kwok, from the Go modules pinned in hack/tools. Everything comes
+# kubectl, kwok and promtool, from the Go modules pinned in hack/tools. Everything comes
 # from the Go module proxy; binaries already in the cache folder are skipped.
 #
 # Usage: hack/install-testbin.sh [DIR]   (prints DIR on success)
@@ -30,8 +30,8 @@ build() { # name module-dir package ldflags
   if [[ -x "$dir/$name" ]]; then return; fi
   echo ">> building $name ($pkg)" >&2
   local start=$SECONDS
-  (cd "$moddir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldflags" -o "$dir/$name.tmp" "$pkg")
-  mv "$dir/$name.tmp" "$dir/$name"
+  (cd "$moddir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldflags" -o "$dir/$name.tmp.$$" "$pkg")
+  mv "$dir/$name.tmp.$$" "$dir/$name"
   echo ">> built $name in $((SECONDS - start))s" >&2
 }
 
@@ -40,6 +40,7 @@ build kube-apiserver "$tools" k8s.io/kubernetes/cmd/kube-apiserver "$kube_ldflag
 build kube-controller-manager "$tools" k8s.io/kubernetes/cmd/kube-controller-manager "$kube_ldflags"
 build kube-scheduler "$tools" k8s.io/kubernetes/cmd/kube-scheduler "$kube_ldflags"
 build kubectl "$tools" k8s.io/kubernetes/cmd/kubectl "$kube_ldflags"
+build promtool "$tools/promtool" github.com/prometheus/prometheus/cmd/promtool
 build kwok "$tools/kwok" sigs.k8s.io/kwok/cmd/kwok \
   "-X sigs.k8s.io/kwok/pkg/consts.Version=${kwok_version#v}"
 
