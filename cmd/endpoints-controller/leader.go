@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/kubernetes"
@@ -15,9 +16,9 @@ import (
 )
 
 // runWithLeaderElection runs work only while holding the Lease. Losing the
-// Lease ends the process rather than risk two writers; when ctx ends, work
-// finishes its in-flight syncs and then the Lease is released, so that a
-// standby takes over at once.
+// Lease ends the process rather than risk two writers. When ctx ends, work
+// stops taking Services and finishes the syncs in flight; only then is the
+// Lease released, so that a standby takes over at once without overlap.
 func runWithLeaderElection(ctx context.Context, o *options, client kubernetes.Interface,
 	watchdog *leaderelection.HealthzAdaptor, m *metrics.Metrics, work func(context.Context)) error {
 	host, err := os.Hostname()
@@ -30,6 +31,11 @@ func runWithLeaderElection(ctx context.Context, o *options, client kubernetes.In
 	if err != nil {
 		return fmt.Errorf("creating the leader election lock: %w", err)
 	}
+
+	// The election outlives ctx until work has stopped.
+	electionCtx, endElection := context.WithCancel(context.WithoutCancel(ctx))
+	defer endElection()
+	workDone := make(chan struct{})
 	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 		Lock:            lock,
 		LeaseDuration:   o.leaseDuration,
@@ -39,10 +45,20 @@ func runWithLeaderElection(ctx context.Context, o *options, client kubernetes.In
 		WatchDog:        watchdog,
 		Name:            o.leaseName,
 		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(ctx context.Context) {
+			OnStartedLeading: func(leading context.Context) {
+				defer close(workDone)
 				klog.InfoS("Became leader", "identity", id)
 				m.SetLeader(true)
-				work(ctx)
+				workCtx, stop := context.WithCancel(leading)
+				defer stop()
+				go func() {
+					select {
+					case <-ctx.Done():
+						stop()
+					case <-workCtx.Done():
+					}
+				}()
+				work(workCtx)
 			},
 			OnStoppedLeading: func() {
 				m.SetLeader(false)
@@ -67,6 +83,18 @@ func runWithLeaderElection(ctx context.Context, o *options, client kubernetes.In
 	if watchdog != nil {
 		watchdog.SetLeaderElection(le)
 	}
-	le.Run(ctx)
+	elected := make(chan struct{})
+	go func() { defer close(elected); le.Run(electionCtx) }()
+
+	<-ctx.Done()
+	if le.IsLeader() {
+		select {
+		case <-workDone:
+		case <-time.After(o.renewDeadline):
+			klog.InfoS("In-flight syncs still running at the renew deadline; releasing the lease anyway")
+		}
+	}
+	endElection()
+	<-elected
 	return nil
 }

@@ -213,8 +213,14 @@ func (c *Controller) resync(ctx context.Context) {
 	}
 }
 
+// syncTimeout bounds one sync, which outlives ctx on shutdown.
+const syncTimeout = time.Minute
+
+// worker syncs queued Services until ctx ends. A sync in progress then
+// finishes (its API calls are not cancelled), so that no write is cut off
+// half-way before the lease is released.
 func (c *Controller) worker(ctx context.Context) {
-	for c.processNext(ctx) {
+	for ctx.Err() == nil && c.processNext(ctx) {
 	}
 }
 
@@ -224,8 +230,10 @@ func (c *Controller) processNext(ctx context.Context) bool {
 		return false
 	}
 	defer c.queue.Done(key)
+	syncCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), syncTimeout)
+	defer cancel()
 	start := time.Now()
-	err := c.syncService(ctx, key)
+	err := c.syncService(syncCtx, key)
 	c.opts.Metrics.ObserveSync(time.Since(start), err)
 	c.handleErr(ctx, key, err)
 	return true
