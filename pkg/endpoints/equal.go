@@ -49,14 +49,11 @@ func strPtrEqual(a, b *string) bool {
 }
 
 // truncatedEquivalent reports whether cur is as good a truncation of full
-// as want is: the same port groups, the same total of ready and of not-ready
-// addresses, and every address taken from full's group of the same ports with
-// the same readiness. How the cut is split between groups depends on subset
+// as want is: port groups of full (a group cut to nothing is absent), the
+// same total of ready and of not-ready addresses, and every address taken
+// from full's group of the same ports with the same readiness. How the cut is split between groups depends on subset
 // order (the built-in's follows hashes), so it is not compared.
 func truncatedEquivalent(cur, want, full []v1.EndpointSubset) bool {
-	if len(cur) != len(full) {
-		return false
-	}
 	wantReady, wantNotReady := CountAddresses(want)
 	curReady, curNotReady := CountAddresses(cur)
 	if curReady != wantReady || curNotReady != wantNotReady {
@@ -73,9 +70,9 @@ func truncatedEquivalent(cur, want, full []v1.EndpointSubset) bool {
 			!containsAll(f.NotReadyAddresses, cur[i].NotReadyAddresses) {
 			return false
 		}
-		delete(groups, sig)
+		delete(groups, sig) // each group at most once
 	}
-	return len(groups) == 0
+	return true
 }
 
 // portsSignature is an order-independent key for a list of ports.

@@ -21,7 +21,8 @@ func CountAddresses(subsets []v1.EndpointSubset) (ready, notReady int) {
 
 // Truncate cuts subsets down to MaxCapacity addresses as the built-in does:
 // ready addresses are kept first; whichever list is cut is cut in proportion
-// to each subset's share, rounded up, until the capacity is used. It returns
+// to each subset's share, rounded up, until the capacity is used; subsets cut
+// to nothing are dropped. It returns
 // a new slice (the input is not modified) and whether anything was cut.
 func Truncate(subsets []v1.EndpointSubset) ([]v1.EndpointSubset, bool) {
 	ready, notReady := CountAddresses(subsets)
@@ -34,8 +35,8 @@ func Truncate(subsets []v1.EndpointSubset) ([]v1.EndpointSubset, bool) {
 		budget, total = MaxCapacity, ready
 	}
 	left := budget
-	out := make([]v1.EndpointSubset, len(subsets))
-	for i, s := range subsets {
+	out := make([]v1.EndpointSubset, 0, len(subsets))
+	for _, s := range subsets {
 		n := len(s.NotReadyAddresses)
 		if cutReady {
 			n = len(s.Addresses)
@@ -48,7 +49,12 @@ func Truncate(subsets []v1.EndpointSubset) ([]v1.EndpointSubset, bool) {
 			s.NotReadyAddresses = s.NotReadyAddresses[:take:take]
 		}
 		left -= take
-		out[i] = s
+		// A subset cut to nothing is dropped: the API server rejects one
+		// without addresses, which leaves the built-in failing forever on
+		// such a Service.
+		if len(s.Addresses)+len(s.NotReadyAddresses) > 0 {
+			out = append(out, s)
+		}
 	}
 	return out, true
 }

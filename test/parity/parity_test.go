@@ -1,0 +1,154 @@
+package parity
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/endpoints-controller/endpoints-controller/test/framework"
+)
+
+const (
+	settle          = 3 * time.Second // no Endpoints change for this long: converged
+	convergeTimeout = 2 * time.Minute
+)
+
+// Both controllers get the same generous client rate limit, so that the
+// default 20 QPS does not dominate the run time (it changes nothing
+// written), and log their writes (-v=4) for when the test fails.
+var clientFlags = []string{"--kube-api-qps=500", "--kube-api-burst=1000", "--v=4"}
+
+// seeds returns the seeds to run: $PARITY_SEEDS (comma-separated) or 1..8.
+// The first seed also gets the Services over 1400 pods.
+func seeds(t *testing.T) []uint64 {
+	env := os.Getenv("PARITY_SEEDS")
+	if env == "" {
+		return []uint64{1, 2, 3, 4, 5, 6, 7, 8}
+	}
+	var out []uint64
+	for _, s := range strings.Split(env, ",") {
+		n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			t.Fatalf("PARITY_SEEDS: %v", err)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// TestParity runs the built-in endpoints controller and then ours over the
+// same objects (so pod UIDs match) and compares what they wrote. In
+// between, ours takes over the built-in's Endpoints and must write nothing.
+func TestParity(t *testing.T) {
+	start := time.Now()
+	cs := framework.Clientset(cp.Config)
+	logDir, err := os.MkdirTemp("", "parity-logs-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("controller logs kept in %s", logDir)
+			return
+		}
+		os.RemoveAll(logDir)
+	})
+
+	var worlds []*world
+	untouched := map[string]string{}
+	for i, seed := range seeds(t) {
+		w := generate(seed, i, framework.NewNamespace(t, cs), i == 0)
+		for k, rv := range w.create(t, cs) {
+			untouched[k] = rv
+		}
+		t.Logf("seed %d: namespace %s, %d services, %d pods", seed, w.ns, len(w.services), len(w.pods))
+		worlds = append(worlds, w)
+	}
+	t.Logf("cluster state created in %s", time.Since(start).Round(time.Second))
+
+	builtin := runController(t, cs, worlds, startProc(t, logDir, "kube-controller-manager",
+		filepath.Join(cp.BinDir, "kube-controller-manager"), append([]string{
+			"--kubeconfig=" + cp.KubeconfigPath, "--controllers=endpoints-controller",
+			"--leader-elect=false", "--secure-port=0"}, clientFlags...)...))
+	checkUntouched(t, cs, worlds, untouched, "the built-in")
+	seen, missing := coverage(worlds, builtin)
+	t.Logf("coverage (cases seen in the built-in's Endpoints): %v", seen)
+	if len(missing) > 0 && os.Getenv("PARITY_SEEDS") == "" { // a few chosen seeds need not cover all
+		t.Errorf("the generated state did not exercise: %v", missing)
+	}
+
+	ourArgs := append([]string{"--kubeconfig=" + cp.KubeconfigPath, "--leader-elect=false",
+		"--metrics-bind-address=0", "--health-probe-bind-address=0"}, clientFlags...)
+	checkTakeover(t, cs, worlds, builtin, startProc(t, logDir, "endpoints-controller-takeover", ourBinary, ourArgs...))
+
+	reset(t, cs, worlds)
+
+	ours := runController(t, cs, worlds, startProc(t, logDir, "endpoints-controller", ourBinary, ourArgs...))
+	checkUntouched(t, cs, worlds, untouched, "ours")
+
+	relaxed := rewrittenEverySync(worlds, builtin)
+	t.Logf("%d Endpoints the built-in rewrites on every sync: trigger-time presence not compared", len(relaxed))
+	n, diffs := compareSnapshots(builtin, ours, relaxed)
+	for _, d := range diffs {
+		t.Error(d)
+	}
+	summary := fmt.Sprintf("parity: %d Endpoints compared over %d seeds, %d differ", n, len(worlds), len(diffs))
+	fmt.Println(summary)
+	t.Log(summary)
+	t.Logf("took %s", time.Since(start).Round(time.Second))
+}
+
+// runController waits until p has converged, stops it and snapshots the
+// Endpoints of the worlds: what it left behind.
+func runController(t *testing.T, cs kubernetes.Interface, worlds []*world, p *proc) map[string]*v1.Endpoints {
+	t.Helper()
+	start := time.Now()
+	waitConverged(t, cs, worlds, p, settle, convergeTimeout)
+	p.stop()
+	snap, err := listEndpoints(context.Background(), cs, worlds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s converged in %s (incl. %s settling)", p.name, time.Since(start).Round(100*time.Millisecond), settle)
+	return snap
+}
+
+// checkTakeover runs p (ours) over what the built-in left and fails for
+// every Endpoints it writes or deletes: switching controllers must cost no
+// writes, whatever order the built-in's subsets are in.
+func checkTakeover(t *testing.T, cs kubernetes.Interface, worlds []*world, builtin map[string]*v1.Endpoints, p *proc) {
+	t.Helper()
+	// Nothing changes if ours does nothing: wait until it works first.
+	framework.Eventually(t, 30*time.Second, func() error {
+		if p.exited() {
+			return fmt.Errorf("%s exited\n%s", p.name, p.logTail(20))
+		}
+		if data, _ := os.ReadFile(p.logPath); !strings.Contains(string(data), "Caches are synced") {
+			return fmt.Errorf("%s has not synced its caches", p.name)
+		}
+		return nil
+	})
+	runController(t, cs, worlds, p)
+	after, err := listEndpoints(context.Background(), cs, worlds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, ep := range after {
+		if b := builtin[k]; b == nil || b.ResourceVersion != ep.ResourceVersion {
+			t.Errorf("taking over from the built-in, ours wrote Endpoints %s (- built-in, + ours):\n%s", k, lineDiff(render(b), render(ep)))
+		}
+	}
+	for k, b := range builtin {
+		if after[k] == nil {
+			t.Errorf("taking over from the built-in, ours deleted Endpoints %s:\n%s", k, render(b))
+		}
+	}
+}
