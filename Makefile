@@ -40,11 +40,14 @@ integration: build ## Integration tests only.
 parity: build ## Differential test against the built-in controller.
 	TESTBIN_DIR=$(TESTBIN) go test $(GO_TEST_FLAGS) -timeout 20m -v -run Parity ./test/parity/...
 
-run: build ## Local cluster + this controller + examples (Ctrl-C stops everything).
-	TESTBIN_DIR=$(TESTBIN) hack/run-local.sh
+e2e: build ## End-to-end tests: our binary in a local cluster with kwok nodes.
+	TESTBIN_DIR=$(TESTBIN) go test $(GO_TEST_FLAGS) -timeout 10m -v ./test/e2e/...
 
-bench: build ## Side-by-side benchmarks with the built-in controller.
-	TESTBIN_DIR=$(TESTBIN) go test -timeout 60m -run XXX -bench . ./test/bench/...
+run: build ## Local cluster + this controller + examples (Ctrl-C stops everything; DEMO_EXIT_AFTER=60s to stop by itself).
+	TESTBIN_DIR=$(TESTBIN) go run ./hack/run-local -controller=$(BIN)
+
+bench: build ## Side-by-side benchmarks with the built-in (~40 min; BENCH_WORKLOADS=small,... to pick); writes docs/benchmarks.md.
+	BENCH=1 TESTBIN_DIR=$(TESTBIN) go test -timeout 60m -count=1 -v -run '^TestBench$$' ./test/bench/
 
 image: ## Build the container image (needs a Docker engine).
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
