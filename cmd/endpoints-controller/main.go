@@ -75,6 +75,9 @@ func restConfig(o *options) (*rest.Config, error) {
 		cfg.AcceptContentTypes += ",application/json"
 	}
 	cfg.UserAgent = "endpoints-controller/" + version.Version
+	// v1 Endpoints answer every request with a deprecation warning: once is
+	// enough.
+	cfg.WarningHandler = rest.NewWarningWriter(os.Stderr, rest.WarningWriterOptions{Deduplicate: true})
 	return cfg, nil
 }
 
@@ -83,6 +86,10 @@ func restConfig(o *options) (*rest.Config, error) {
 // "caches synced" everywhere and a standby takes over warm; only the leader
 // syncs and writes.
 func run(ctx context.Context, o *options) error {
+	// Whatever ends run also stops the informers and servers, so that an
+	// error is reported instead of hanging in factory.Shutdown.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	m := metrics.New()
 	m.RegisterClientMetrics()
 	cfg, err := restConfig(o)

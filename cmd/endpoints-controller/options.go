@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/klog/v2"
 )
 
@@ -100,8 +101,10 @@ func (o *options) validate() error {
 		if o.leaseDuration <= o.renewDeadline {
 			bad("--leader-elect-lease-duration (%v) must be greater than --leader-elect-renew-deadline (%v)", o.leaseDuration, o.renewDeadline)
 		}
-		if o.renewDeadline <= o.retryPeriod {
-			bad("--leader-elect-renew-deadline (%v) must be greater than --leader-elect-retry-period (%v)", o.renewDeadline, o.retryPeriod)
+		// client-go's own rule: retries are jittered by up to 1.2 periods.
+		if float64(o.renewDeadline) <= leaderelection.JitterFactor*float64(o.retryPeriod) {
+			bad("--leader-elect-renew-deadline (%v) must be greater than %v × --leader-elect-retry-period (%v)",
+				o.renewDeadline, leaderelection.JitterFactor, o.retryPeriod)
 		}
 		if o.retryPeriod <= 0 {
 			bad("--leader-elect-retry-period must be > 0")

@@ -128,8 +128,10 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		broadcaster: broadcaster,
 		recorder:    broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: ControllerName}),
 		started:     make(chan struct{}),
-		startTime:   time.Now(),
-		shadow:      shadowState{mismatched: map[string]string{}},
+		// API timestamps have whole seconds: a change in the first second
+		// after start must not look older than the start.
+		startTime: time.Now().Truncate(time.Second),
+		shadow:    shadowState{mismatched: map[string]string{}},
 	}
 
 	if err := podInformer.Informer().AddIndexers(cache.Indexers{byLabel: podLabelIndex}); err != nil {

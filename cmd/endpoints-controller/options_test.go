@@ -1,0 +1,61 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // "" for valid
+	}{
+		{nil, ""},
+		{[]string{"--leader-elect=false", "--metrics-bind-address=0", "--health-probe-bind-address=0"}, ""},
+		{[]string{"--concurrent-endpoint-syncs=0"}, "--concurrent-endpoint-syncs"},
+		{[]string{"--kube-api-qps=-1"}, "--kube-api-qps"},
+		{[]string{"--kube-api-burst=0"}, "--kube-api-burst"},
+		{[]string{"--kube-api-content-type=text/xml"}, "--kube-api-content-type"},
+		{[]string{"--endpoint-updates-batch-period=-1s"}, "--endpoint-updates-batch-period"},
+		{[]string{"--resync-period=10ms"}, "--resync-period"},
+		{[]string{"--managed-by= "}, "--managed-by"},
+		{[]string{"--metrics-bind-address=8080"}, "--metrics-bind-address"},
+		{[]string{"--leader-elect-lease-duration=10s"}, "--leader-elect-lease-duration"},
+		{[]string{"--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=2600ms"}, "--leader-elect-renew-deadline"},
+		{[]string{"--leader-elect=false", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=2600ms"}, ""},
+	} {
+		var o options
+		if err := newFlagSet(&o).Parse(tc.args); err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		err := o.validate()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v: unexpected error %v", tc.args, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%v: error %v, want one about %s", tc.args, err, tc.want)
+		}
+	}
+}
+
+// Bad flags exit with code 2 and one clear message, before any connection.
+func TestBadFlagsExit2(t *testing.T) {
+	if os.Getenv("EC_MAIN") == "1" {
+		os.Args = append([]string{"endpoints-controller"}, strings.Fields(os.Getenv("EC_ARGS"))...)
+		main()
+		return
+	}
+	for _, args := range []string{"--concurrent-endpoint-syncs=0", "--no-such-flag", "--kube-api-qps=abc", "extra-arg"} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestBadFlagsExit2$")
+		cmd.Env = append(os.Environ(), "EC_MAIN=1", "EC_ARGS="+args)
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+			t.Errorf("%s: exit %v, want 2\n%s", args, err, out)
+		}
+		if len(out) == 0 {
+			t.Errorf("%s: no message", args)
+		}
+	}
+}
