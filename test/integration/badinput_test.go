@@ -95,9 +95,8 @@ func TestMissingRBACVerb(t *testing.T) {
 
 	cfg := rest.CopyConfig(cp.Config)
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
-	e.cs = framework.Clientset(cfg)
+	e.controllerCS = framework.Clientset(cfg)
 	e.startController(controller.Options{MaxRetryDelay: 2 * time.Second})
-	e.cs = admin
 	p := e.createPod("a", app("web"), []string{"10.0.0.1"}, true)
 	e.createService(service("web", port("", 80, intstr.FromInt32(80), v1.ProtocolTCP)))
 	e.waitIPs("web", []string{"10.0.0.1"}, nil) // create is allowed

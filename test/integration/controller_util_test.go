@@ -20,21 +20,24 @@ import (
 // run in isolation against the shared API server.
 type env struct {
 	t  *testing.T
-	cs kubernetes.Interface
-	ns string
+	cs kubernetes.Interface // admin, for the test's own requests
+	// controllerCS is the controller's client: deploy/'s ServiceAccount
+	// unless a test says otherwise.
+	controllerCS kubernetes.Interface
+	ns           string
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	cs := framework.Clientset(cp.Config)
-	return &env{t: t, cs: cs, ns: framework.NewNamespace(t, cs)}
+	return &env{t: t, cs: cs, controllerCS: controllerClient, ns: framework.NewNamespace(t, cs)}
 }
 
 // startController runs the controller on e's namespace until the test ends.
 func (e *env) startController(opts controller.Options) {
 	e.t.Helper()
-	factory := controller.NewInformerFactory(e.cs, e.ns)
-	c, err := controller.New(e.cs, factory, opts)
+	factory := controller.NewInformerFactory(e.controllerCS, e.ns)
+	c, err := controller.New(e.controllerCS, factory, opts)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -1,21 +1,23 @@
 package integration
 
 import (
+	"context"
 	"os/exec"
 	"path/filepath"
 	"testing"
 
+	authv1 "k8s.io/api/authorization/v1"
 	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/rest"
 
 	"github.com/endpoints-controller/endpoints-controller/pkg/controller"
 	"github.com/endpoints-controller/endpoints-controller/test/framework"
 )
 
-// The manifests render and the API server accepts every object in them;
-// then the controller works with exactly the RBAC they grant, by
-// impersonating their ServiceAccount.
+// The manifests render (base and overlays) and the API server accepted every
+// object in them (TestMain applied deploy/); the controller works with
+// exactly the RBAC they grant, by impersonating their ServiceAccount.
 func TestDeployManifestsAndLeastPrivilege(t *testing.T) {
 	root, err := framework.RepoRoot()
 	if err != nil {
@@ -27,19 +29,24 @@ func TestDeployManifestsAndLeastPrivilege(t *testing.T) {
 			t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, out)
 		}
 	}
-	out, err := exec.Command(filepath.Join(cp.BinDir, "kubectl"), "--kubeconfig", cp.KubeconfigPath,
-		"apply", "--server-side", "-k", filepath.Join(root, "deploy")).CombinedOutput()
-	if err != nil {
-		t.Fatalf("kubectl apply -k deploy: %v\n%s", err, out)
+	// TestMain applied deploy/ and every test's controller runs as its
+	// ServiceAccount; this one checks that the impersonation is real.
+	allowed := func(verb, resource string) bool {
+		cs := framework.Clientset(cp.Config)
+		review := &authv1.SubjectAccessReview{Spec: authv1.SubjectAccessReviewSpec{
+			User: controllerUser, ResourceAttributes: &authv1.ResourceAttributes{Verb: verb, Resource: resource, Namespace: "default"},
+		}}
+		out, err := cs.AuthorizationV1().SubjectAccessReviews().Create(context.Background(), review, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Status.Allowed
 	}
-
-	cfg := rest.CopyConfig(cp.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:endpoints-controller:endpoints-controller"}
+	if !allowed("update", "endpoints") || allowed("update", "pods") || allowed("delete", "services") {
+		t.Fatal("deploy/ RBAC is not what the controller is tested with")
+	}
 	e := newEnv(t)
-	e.cs = framework.Clientset(cfg) // the controller's client; setup below uses it too
-	admin := framework.Clientset(cp.Config)
 	e.startController(controller.Options{})
-	e.cs = admin
 	e.createService(service("web", port("http", 80, intstr.FromInt32(8080), v1.ProtocolTCP)))
 	e.createPod("a", app("web"), []string{"10.0.0.1"}, true)
 	e.createPod("b", app("web"), []string{"10.0.0.2"}, false)
