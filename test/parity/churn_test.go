@@ -282,8 +282,8 @@ func (w *churnWorld) waitMatching(t *testing.T, cs kubernetes.Interface, what st
 	stableSince := time.Now()
 	for {
 		for _, p := range procs {
-			if p.exited() {
-				t.Fatalf("%s: %s exited\n%s", what, p.name, p.logTail(40))
+			if p.Exited() {
+				t.Fatalf("%s: %s exited\n%s", what, p.Name(), p.LogTail(40))
 			}
 		}
 		fp, notYet, err := w.mismatch(ctx, cs)
@@ -318,7 +318,7 @@ func (w *churnWorld) waitMatching(t *testing.T, cs kubernetes.Interface, what st
 		if time.Now().After(deadline) {
 			var tails []string
 			for _, p := range procs {
-				tails = append(tails, p.logTail(30))
+				tails = append(tails, p.LogTail(30))
 			}
 			t.Fatalf("%s: Endpoints did not settle on their pods' state within %s: %s\n%s", what, churnConvergeMax, why, strings.Join(tails, "\n"))
 		}
@@ -372,11 +372,11 @@ func startOurs(t *testing.T, dir, name string, extra ...string) (*proc, string) 
 func waitSynced(t *testing.T, p *proc) {
 	t.Helper()
 	framework.Eventually(t, 60*time.Second, func() error {
-		if p.exited() {
-			t.Fatalf("%s exited\n%s", p.name, p.logTail(20))
+		if p.Exited() {
+			t.Fatalf("%s exited\n%s", p.Name(), p.LogTail(20))
 		}
-		if data, _ := os.ReadFile(p.logPath); !strings.Contains(string(data), "Caches are synced") {
-			return fmt.Errorf("%s has not synced its caches", p.name)
+		if data, _ := os.ReadFile(p.LogPath()); !strings.Contains(string(data), "Caches are synced") {
+			return fmt.Errorf("%s has not synced its caches", p.Name())
 		}
 		return nil
 	})

@@ -190,8 +190,8 @@ func waitConverged(t *testing.T, cs kubernetes.Interface, worlds []*world, p *pr
 	var last, why string
 	stableSince := time.Now()
 	for {
-		if p.exited() {
-			t.Fatalf("%s exited before converging\n%s", p.name, p.logTail(40))
+		if p.Exited() {
+			t.Fatalf("%s exited before converging\n%s", p.Name(), p.LogTail(40))
 		}
 		fp, notYet, err := converged(ctx, cs, worlds)
 		switch {
@@ -208,7 +208,7 @@ func waitConverged(t *testing.T, cs kubernetes.Interface, worlds []*world, p *pr
 			last, stableSince = fp, time.Now()
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s did not converge within %s: %s\n%s", p.name, timeout, why, p.logTail(40))
+			t.Fatalf("%s did not converge within %s: %s\n%s", p.Name(), timeout, why, p.LogTail(40))
 		}
 		time.Sleep(250 * time.Millisecond)
 	}

@@ -112,12 +112,12 @@ func runController(t *testing.T, cs kubernetes.Interface, worlds []*world, p *pr
 	t.Helper()
 	start := time.Now()
 	waitConverged(t, cs, worlds, p, settle, convergeTimeout)
-	p.stop()
+	p.Stop()
 	snap, err := listEndpoints(context.Background(), cs, worlds)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%s converged in %s (incl. %s settling)", p.name, time.Since(start).Round(100*time.Millisecond), settle)
+	t.Logf("%s converged in %s (incl. %s settling)", p.Name(), time.Since(start).Round(100*time.Millisecond), settle)
 	return snap
 }
 
@@ -128,11 +128,11 @@ func checkTakeover(t *testing.T, cs kubernetes.Interface, worlds []*world, built
 	t.Helper()
 	// Nothing changes if ours does nothing: wait until it works first.
 	framework.Eventually(t, 30*time.Second, func() error {
-		if p.exited() {
-			return fmt.Errorf("%s exited\n%s", p.name, p.logTail(20))
+		if p.Exited() {
+			return fmt.Errorf("%s exited\n%s", p.Name(), p.LogTail(20))
 		}
-		if data, _ := os.ReadFile(p.logPath); !strings.Contains(string(data), "Caches are synced") {
-			return fmt.Errorf("%s has not synced its caches", p.name)
+		if data, _ := os.ReadFile(p.LogPath()); !strings.Contains(string(data), "Caches are synced") {
+			return fmt.Errorf("%s has not synced its caches", p.Name())
 		}
 		return nil
 	})

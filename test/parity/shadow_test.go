@@ -55,8 +55,8 @@ func waitShadow(t *testing.T, p *proc, url, what string, timeout time.Duration, 
 	t.Helper()
 	var m shadowMetrics
 	framework.Eventually(t, timeout, func() error {
-		if p.exited() {
-			t.Fatalf("%s: %s exited\n%s", what, p.name, p.logTail(30))
+		if p.Exited() {
+			t.Fatalf("%s: %s exited\n%s", what, p.Name(), p.LogTail(30))
 		}
 		var err error
 		if m, err = readShadowMetrics(url); err != nil {
@@ -72,7 +72,7 @@ func waitShadow(t *testing.T, p *proc, url, what string, timeout time.Duration, 
 
 // shadowLines returns the "Shadow:" lines p logged past offset.
 func shadowLines(p *proc, offset int64) string {
-	f, err := os.Open(p.logPath)
+	f, err := os.Open(p.LogPath())
 	if err != nil {
 		return err.Error()
 	}
@@ -95,7 +95,7 @@ func shadowLines(p *proc, offset int64) string {
 
 func logSize(t *testing.T, p *proc) int64 {
 	t.Helper()
-	fi, err := os.Stat(p.logPath)
+	fi, err := os.Stat(p.LogPath())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestShadowBesideBuiltin(t *testing.T) {
 	checkShadowWroteNothing(t, cs, w.ns, uids, ours, url)
 
 	// A hand edit while the built-in is stopped (so it stays) is reported.
-	builtin.stop()
+	builtin.Stop()
 	offset := logSize(t, ours)
 	const edited, bogusIP = "svc-2", "10.250.0.99"
 	key := w.ns + "/" + edited
@@ -187,7 +187,7 @@ func TestShadowBesideBuiltin(t *testing.T) {
 				return nil
 			}
 		}
-		return fmt.Errorf("no Shadow: line naming %s and %s in %s", key, bogusIP, ours.logPath)
+		return fmt.Errorf("no Shadow: line naming %s and %s in %s", key, bogusIP, ours.LogPath())
 	})
 	t.Logf("hand edit reported in %s: %s", time.Since(edit).Round(100*time.Millisecond), line)
 
@@ -264,7 +264,7 @@ func checkShadowWroteNothing(t *testing.T, cs kubernetes.Interface, ns string, u
 		t.Fatal(err)
 	}
 	if m.writes != 0 {
-		t.Errorf("shadow: ours counted %v Endpoints writes\n%s", m.writes, ours.logTail(30))
+		t.Errorf("shadow: ours counted %v Endpoints writes\n%s", m.writes, ours.LogTail(30))
 	}
 	t.Logf("Endpoints field managers: %v", slices.Sorted(maps.Keys(managers)))
 }

@@ -69,7 +69,7 @@ func TestSideBySide(t *testing.T) {
 	b0 := w.waitMatching(t, cs, "ours started beside the built-in", true, builtin, ours)
 	if started := b0.sub(r); started.ok+started.conflict+started.other != 0 {
 		t.Errorf("starting beside the built-in (everything right, nothing changing), Endpoints writes %v ok, %v conflicts, %v other\n%s",
-			started.ok, started.conflict, started.other, ours.logTail(30))
+			started.ok, started.conflict, started.other, ours.LogTail(30))
 	}
 	ourBefore, ourOKBefore := ourWrites(t, url, ""), ourWrites(t, url, "success")
 
@@ -94,11 +94,11 @@ func TestSideBySide(t *testing.T) {
 	}
 	if limit := sideBySideRatio*alone.ok + sideBySideSlack; together.ok > limit {
 		t.Errorf("write fight: %v successful Endpoints writes with both controllers, more than %.1f (%.2f × %v alone + %d)\n%s\n%s",
-			together.ok, limit, sideBySideRatio, alone.ok, sideBySideSlack, builtin.logTail(30), ours.logTail(30))
+			together.ok, limit, sideBySideRatio, alone.ok, sideBySideSlack, builtin.LogTail(30), ours.LogTail(30))
 	}
 	if limit := sideBySideConflictsPerWrite*alone.ok + sideBySideSlack; together.conflict > limit {
 		t.Errorf("write fight: %v conflicts with both controllers, more than %.1f (%.1f × %v writes alone + %d)\n%s\n%s",
-			together.conflict, limit, sideBySideConflictsPerWrite, alone.ok, sideBySideSlack, builtin.logTail(30), ours.logTail(30))
+			together.conflict, limit, sideBySideConflictsPerWrite, alone.ok, sideBySideSlack, builtin.LogTail(30), ours.LogTail(30))
 	}
 	t.Logf("took %s", time.Since(start).Round(time.Second))
 }
