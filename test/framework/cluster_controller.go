@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -17,14 +16,10 @@ import (
 // StartController. Unlike the cluster's own processes it is never
 // restarted: tests kill it and start a new one.
 type Controller struct {
+	*Process
 	Name    string // endpoints-controller-<n>
 	LogPath string
 	PID     int
-
-	proc     *os.Process
-	done     chan struct{} // closed once the process has been reaped
-	exitErr  error         // set before done is closed
-	stopOnce sync.Once
 }
 
 // StartController runs our endpoints-controller with
@@ -41,28 +36,12 @@ func (c *Cluster) StartController(args ...string) (*Controller, error) {
 	name := fmt.Sprintf("endpoints-controller-%d", c.nextID)
 	c.mu.Unlock()
 
-	ctrl := &Controller{Name: name, LogPath: filepath.Join(c.Dir, name+".log"), done: make(chan struct{})}
-	log, err := os.Create(ctrl.LogPath)
+	args = append([]string{"--kubeconfig=" + c.KubeconfigPath}, args...)
+	p, err := StartProcess(name, bin, args, filepath.Join(c.Dir, name+".log"))
 	if err != nil {
 		return nil, err
 	}
-	args = append([]string{"--kubeconfig=" + c.KubeconfigPath}, args...)
-	fmt.Fprintf(log, "=== %s: %s %s\n", time.Now().Format(time.RFC3339Nano), bin, strings.Join(args, " "))
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		log.Close()
-		return nil, fmt.Errorf("starting %s: %w", name, err)
-	}
-	ctrl.proc, ctrl.PID = cmd.Process, cmd.Process.Pid
-	go func() {
-		err := cmd.Wait()
-		fmt.Fprintf(log, "=== %s: exited: %v\n", time.Now().Format(time.RFC3339Nano), err)
-		log.Close()
-		ctrl.exitErr = err
-		close(ctrl.done)
-	}()
+	ctrl := &Controller{Process: p, Name: name, LogPath: p.LogPath(), PID: p.PID()}
 	c.mu.Lock()
 	c.controllers = append(c.controllers, ctrl)
 	c.mu.Unlock()
@@ -73,31 +52,18 @@ func (c *Cluster) StartController(args ...string) (*Controller, error) {
 // reaped child's recycled PID is never hit; signalling a gone process is not
 // an error.
 func (ctrl *Controller) Signal(sig syscall.Signal) error {
-	if err := ctrl.proc.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+	if err := ctrl.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("signalling %s (pid %d): %w", ctrl.Name, ctrl.PID, err)
 	}
 	return nil
-}
-
-// Done is closed once the process has exited and been reaped.
-func (ctrl *Controller) Done() <-chan struct{} { return ctrl.done }
-
-// Exited reports whether the process is gone.
-func (ctrl *Controller) Exited() bool {
-	select {
-	case <-ctrl.done:
-		return true
-	default:
-		return false
-	}
 }
 
 // Wait waits up to timeout for the process to exit and returns its exit
 // error (nil for exit code 0), or an error saying it is still running.
 func (ctrl *Controller) Wait(timeout time.Duration) error {
 	select {
-	case <-ctrl.done:
-		return ctrl.exitErr
+	case <-ctrl.Done():
+		return ctrl.waitErr
 	case <-time.After(timeout):
 		return fmt.Errorf("%s (pid %d) still running after %s", ctrl.Name, ctrl.PID, timeout)
 	}
@@ -110,36 +76,13 @@ func (ctrl *Controller) ExitCode() int {
 		return -1
 	}
 	var ee *exec.ExitError
-	if errors.As(ctrl.exitErr, &ee) {
+	if errors.As(ctrl.waitErr, &ee) {
 		return ee.ExitCode()
 	}
-	if ctrl.exitErr != nil {
+	if ctrl.waitErr != nil {
 		return -1
 	}
 	return 0
-}
-
-// Stop sends SIGTERM, then SIGKILL after stopGrace, and waits until the
-// process is gone.
-func (ctrl *Controller) Stop() {
-	ctrl.stopOnce.Do(func() {
-		for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
-			if ctrl.Signal(sig) != nil {
-				break
-			}
-			select {
-			case <-ctrl.done:
-				return
-			case <-time.After(stopGrace):
-			}
-		}
-		<-ctrl.done
-	})
-}
-
-// LogTail returns the last n lines of the log.
-func (ctrl *Controller) LogTail(n int) string {
-	return (&process{logPath: ctrl.LogPath}).logTail(n)
 }
 
 // controllerBinary returns our binary, building it on first use.
