@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -72,7 +71,10 @@ func TestFailoverUnderChurn(t *testing.T) {
 	// Build our binary while the control plane starts.
 	bin := filepath.Join(dir, "endpoints-controller")
 	built := make(chan error, 1)
-	go func() { built <- buildFailoverController(bin) }()
+	go func() {
+		_, err := framework.BuildController(context.Background(), bin)
+		built <- err
+	}()
 	cp, err := framework.StartControlPlane(framework.Options{ExtraAPIServerArgs: []string{
 		"--audit-policy-file=" + policy,
 		"--audit-log-path=" + auditLog,
@@ -194,20 +196,6 @@ func TestFailoverUnderChurn(t *testing.T) {
 }
 
 func failoverSince(t time.Time) time.Duration { return time.Since(t).Round(100 * time.Millisecond) }
-
-// buildController builds ./cmd/endpoints-controller into out.
-func buildFailoverController(out string) error {
-	root, err := framework.RepoRoot()
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/endpoints-controller")
-	cmd.Dir = root
-	if output, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, output)
-	}
-	return nil
-}
 
 // failoverPod is one pod the test plays the kubelet for.
 type failoverPod struct {

@@ -104,12 +104,14 @@ func (c *Cluster) startBuild() {
 		c.buildCancel = cancel
 		go func() {
 			defer close(c.buildDone)
-			c.binary, c.buildErr = goBuild(ctx, filepath.Join(c.Dir, "endpoints-controller"))
+			c.binary, c.buildErr = BuildController(ctx, filepath.Join(c.Dir, "endpoints-controller"))
 		}()
 	})
 }
 
-func goBuild(ctx context.Context, out string) (string, error) {
+// BuildController builds ./cmd/endpoints-controller into out and returns
+// out: tests run the real binary, so flags and wiring are under test too.
+func BuildController(ctx context.Context, out string) (string, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return "", err

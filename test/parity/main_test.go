@@ -4,11 +4,10 @@
 package parity
 
 import (
+	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/endpoints-controller/endpoints-controller/test/framework"
@@ -31,25 +30,9 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	// The real binary, not the package: flags and wiring are under test too.
-	if ourBinary, err = buildController(dir); err != nil {
+	if ourBinary, err = framework.BuildController(context.Background(), filepath.Join(dir, "endpoints-controller")); err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: building the controller: %v\n", err)
 		return 1
 	}
 	return framework.Main(m, framework.Options{}, func(c *framework.ControlPlane) { cp = c })
-}
-
-func buildController(dir string) (string, error) {
-	root, err := framework.RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goBin); err != nil {
-		goBin = "go"
-	}
-	out := filepath.Join(dir, "endpoints-controller")
-	cmd := exec.Command(goBin, "build", "-o", out, "./cmd/endpoints-controller")
-	cmd.Dir = root
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	return out, cmd.Run()
 }
