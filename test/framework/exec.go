@@ -151,6 +151,20 @@ func (p *Process) PeakRSSBytes() int64 {
 		}
 		return int64(ru.Maxrss) * 1024
 	}
+	return p.statusBytes("VmHWM:")
+}
+
+// RSSBytes is the child's current resident set size (VmRSS), or 0 once it
+// has exited or if /proc is not available.
+func (p *Process) RSSBytes() int64 {
+	if p.Exited() {
+		return 0
+	}
+	return p.statusBytes("VmRSS:")
+}
+
+// statusBytes reads a "kB" field of /proc/PID/status.
+func (p *Process) statusBytes(field string) int64 {
 	if _, err := p.stat(); err != nil { // gone, or the PID was reused
 		return 0
 	}
@@ -161,7 +175,7 @@ func (p *Process) PeakRSSBytes() int64 {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:")
+		rest, ok := strings.CutPrefix(sc.Text(), field)
 		if !ok {
 			continue
 		}

@@ -1,0 +1,415 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/endpoints-controller/endpoints-controller/test/framework"
+)
+
+// Both controllers run with these workers; the rest comes from the scenario.
+const workers = 5
+
+// benchEnv is what the runs share: clients, the test's Endpoints informer
+// and the tracker it feeds.
+type benchEnv struct {
+	t      testing.TB
+	cs     kubernetes.Interface // protobuf, a high rate limit: seeding, flips
+	metaCS kubernetes.Interface // the admin config as is, for /metrics
+	tr     *tracker
+	store  cache.Store
+	logDir string
+}
+
+func newBenchEnv(t testing.TB) *benchEnv {
+	t.Helper()
+	cfg := *cp.Config
+	cfg.QPS, cfg.Burst = 10000, 20000
+	cfg.ContentType = "application/vnd.kubernetes.protobuf"
+	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	e := &benchEnv{t: t, cs: framework.Clientset(&cfg), metaCS: framework.Clientset(cp.Config), tr: newTracker()}
+
+	var err error
+	if e.logDir, err = os.MkdirTemp("", "bench-logs-*"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("KEEP_BENCH_LOGS") == "1" {
+			t.Logf("controller logs kept in %s", e.logDir)
+			return
+		}
+		os.RemoveAll(e.logDir)
+	})
+
+	factory := informers.NewSharedInformerFactoryWithOptions(e.cs, 0, informers.WithTransform(func(obj any) (any, error) {
+		if ep, ok := obj.(*v1.Endpoints); ok {
+			ep.ManagedFields = nil
+		}
+		return obj, nil
+	}))
+	inf := factory.Core().V1().Endpoints().Informer()
+	e.store = inf.GetStore()
+	// Handlers look the key up in the store rather than trusting the event:
+	// notifications lag the store, which is always the newest state.
+	onEvent := func(obj any) {
+		key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+		if err == nil {
+			e.tr.observe(key, e.lookup(key))
+		}
+	}
+	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    onEvent,
+		UpdateFunc: func(_, cur any) { onEvent(cur) },
+		DeleteFunc: onEvent,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	factory.Start(stop)
+	t.Cleanup(func() { close(stop); factory.Shutdown() })
+	if !cache.WaitForCacheSync(t.Context().Done(), inf.HasSynced) {
+		t.Fatal("the test's Endpoints informer did not sync")
+	}
+	return e
+}
+
+func (e *benchEnv) lookup(key string) *v1.Endpoints {
+	obj, exists, err := e.store.GetByKey(key)
+	if err != nil || !exists {
+		return nil
+	}
+	ep, _ := obj.(*v1.Endpoints)
+	return ep
+}
+
+// seedWorld builds and seeds the named world and starts tracking it.
+func (e *benchEnv) seedWorld(ctx context.Context, name string) (*world, time.Duration) {
+	e.t.Helper()
+	w := worlds[name]()
+	start := time.Now()
+	if err := seed(ctx, e.cs, w); err != nil {
+		e.t.Fatalf("seeding %s: %v", name, err)
+	}
+	took := time.Since(start)
+	e.t.Logf("seeded %s: %d namespaces, %d services, %d pods in %s", name, len(w.namespaces), len(w.services), len(w.pods), took.Round(100*time.Millisecond))
+	e.tr.setWorld(w, e.lookup)
+	return w, took
+}
+
+// dropWorld stops tracking w and deletes it.
+func (e *benchEnv) dropWorld(ctx context.Context, w *world) {
+	e.t.Helper()
+	e.tr.setWorld(nil, nil)
+	start := time.Now()
+	if err := deleteWorld(ctx, e.cs, w); err != nil {
+		e.t.Errorf("deleting %s: %v", w.name, err)
+	}
+	e.t.Logf("deleted %s in %s", w.name, time.Since(start).Round(100*time.Millisecond))
+}
+
+type controllerKind int
+
+const (
+	builtin controllerKind = iota
+	ours
+)
+
+func (k controllerKind) String() string {
+	if k == builtin {
+		return "built-in"
+	}
+	return "ours"
+}
+
+// command returns the binary and flags of controller k for sc.
+func (k controllerKind) command(sc scenario) (string, []string) {
+	common := []string{
+		"--kubeconfig=" + cp.KubeconfigPath,
+		"--leader-elect=false",
+		"--concurrent-endpoint-syncs=" + strconv.Itoa(workers),
+		"--kube-api-qps=" + strconv.Itoa(sc.qps),
+		"--kube-api-burst=" + strconv.Itoa(sc.burst),
+		"--endpoint-updates-batch-period=" + sc.batch.String(),
+	}
+	if k == builtin {
+		return filepath.Join(cp.BinDir, "kube-controller-manager"),
+			append([]string{"--controllers=endpoints-controller", "--secure-port=0"}, common...)
+	}
+	return ourBinary, append(common, "--metrics-bind-address=0", "--health-probe-bind-address=0")
+}
+
+// result is what one controller did in one scenario.
+type result struct {
+	controller string
+	args       []string
+	err        string // why the run was cut short, if it was
+
+	coldSync time.Duration
+	coldCPU  float64 // CPU seconds from start until all Endpoints were right
+
+	sent, skipped, failed int // flips attempted, skipped (pod pending), failed writes
+	churnTook             time.Duration
+	runStats
+	p50, p90, p99, max time.Duration
+
+	settle    time.Duration // from the last flip's response until all right
+	settleErr string
+
+	writes, conflicts float64 // Endpoints writes from churn start until settled
+	churnCPU          float64 // CPU seconds, same window
+	peakRSS           int64
+	endRSS            int64  // RSS at the end of the run
+	wrongAfter        int    // wrong Endpoints a few seconds after settling
+	load              string // the host's load average (1m) at the end of the churn
+}
+
+func (r *result) flips() int { return r.sent - r.skipped - r.failed }
+
+// timeouts of one run, scaled to the scenario.
+func timeouts(sc scenario, w *world) (cold, settle, stall time.Duration) {
+	cold = 2*time.Minute + time.Duration(3*float64(len(w.services))/float64(sc.qps)*float64(time.Second))
+	settle = 5 * time.Minute
+	stall = 30 * time.Second
+	if sc.name == smokeScenario.name {
+		settle, stall = time.Minute, 20*time.Second
+	}
+	return cold, settle, stall
+}
+
+// runController runs controller k over w, which must be in the reset state
+// (all pods Ready, no Endpoints): cold sync, churn, settle. It stops the
+// controller before returning; the caller resets.
+func (e *benchEnv) runController(ctx context.Context, sc scenario, w *world, k controllerKind, seed uint64) *result {
+	bin, args := k.command(sc)
+	res := &result{controller: k.String(), args: args}
+	coldTimeout, settleTimeout, stall := timeouts(sc, w)
+	logPath := filepath.Join(e.logDir, fmt.Sprintf("%s-%s.log", sc.name, k))
+
+	e.tr.takeRun()
+	t0 := time.Now()
+	p, err := framework.StartProcess(k.String(), bin, args, logPath)
+	if err != nil {
+		res.err = err.Error()
+		e.t.Errorf("%s: %v", sc.name, err)
+		return res
+	}
+	defer p.Stop()
+	fail := func(format string, args ...any) *result {
+		res.err = fmt.Sprintf(format, args...)
+		if p.Exited() {
+			res.err += fmt.Sprintf(" (%s exited: %v)", k, p.Wait())
+		}
+		e.t.Errorf("%s, %s: %s\n%s", sc.name, k, res.err, p.LogTail(20))
+		return res
+	}
+
+	// Cold sync: from process start until every Endpoints is right.
+	okAt, err := e.tr.waitAllOK(ctx, coldTimeout, 2*time.Minute, p.Done())
+	if err != nil {
+		return fail("cold sync: %v", err)
+	}
+	res.coldSync = okAt.Sub(t0)
+	res.coldCPU = p.CPUSeconds()
+	// Let the start-up work drain, so that it is not billed to the churn.
+	if err := e.tr.waitQuiet(ctx, 2*time.Second, time.Minute, func(s snapshot) bool { return s.wrong == 0 }); err != nil {
+		e.t.Logf("%s, %s: after the cold sync: %v", sc.name, k, err)
+	}
+
+	before, err := endpointsWrites(ctx, e.metaCS)
+	if err != nil {
+		return fail("%v", err)
+	}
+	cpu0 := p.CPUSeconds()
+	e.tr.takeRun()
+	cst := e.churn(ctx, w, sc.flipRate, sc.churn, seed)
+	res.sent, res.skipped, res.failed, res.churnTook = cst.sent, cst.skipped, cst.failed, cst.took
+	res.load = strings.Fields(loadAvg())[0]
+	if p.Exited() {
+		return fail("exited during the churn")
+	}
+
+	okAt, err = e.tr.waitAllOK(ctx, settleTimeout, stall, p.Done())
+	switch {
+	case err == nil:
+		res.settle = max(0, okAt.Sub(cst.lastResp))
+	case errors.Is(err, errStalled) || !p.Exited():
+		res.settle = -1
+		res.settleErr = err.Error()
+		e.t.Logf("%s, %s: did not settle: %v", sc.name, k, err)
+	default:
+		return fail("settling: %v", err)
+	}
+	after, err := endpointsWrites(ctx, e.metaCS)
+	if err != nil {
+		return fail("%v", err)
+	}
+	res.churnCPU = p.CPUSeconds() - cpu0
+	res.writes, res.conflicts = after.writes-before.writes, after.conflicts-before.conflicts
+
+	// A late stale write would make an Endpoints wrong again: look once
+	// more when nothing has happened for a while.
+	if err := e.tr.waitQuiet(ctx, 3*time.Second, 30*time.Second, func(snapshot) bool { return true }); err != nil {
+		e.t.Logf("%s, %s: after settling: %v", sc.name, k, err)
+	}
+	res.wrongAfter = e.tr.snapshot().wrong
+	if res.wrongAfter > 0 {
+		e.t.Logf("%s, %s: %d Endpoints wrong after settling, e.g. %v", sc.name, k, res.wrongAfter, e.tr.wrongKeys(5))
+	}
+	res.runStats = e.tr.takeRun()
+	res.p50, res.p90, res.p99, res.max = percentile(res.lat, 50), percentile(res.lat, 90), percentile(res.lat, 99), percentile(res.lat, 100)
+	res.peakRSS, res.endRSS = p.PeakRSSBytes(), p.RSSBytes()
+	if p.Exited() {
+		return fail("exited before the end of the run")
+	}
+	return res
+}
+
+type churnStats struct {
+	sent, skipped, failed int
+	lastResp              time.Time
+	took                  time.Duration
+}
+
+// churn flips the readiness of random pods, rate per second for dur, open
+// loop: flips are started on schedule whether or not earlier ones are done
+// (up to flipWorkers in flight; later ones queue, keeping their turn).
+func (e *benchEnv) churn(ctx context.Context, w *world, rate float64, dur time.Duration, seed uint64) churnStats {
+	const flipWorkers = 32
+	n := int(rate * dur.Seconds())
+	interval := time.Duration(float64(time.Second) / rate)
+	jobs := make(chan struct{}, n)
+	var mu sync.Mutex
+	var st churnStats
+	var wg sync.WaitGroup
+	for i := range flipWorkers {
+		rng := rand.New(rand.NewPCG(seed, uint64(i)))
+		wg.Go(func() {
+			for range jobs {
+				p, ready, ok := e.tr.startFlip(rng)
+				if !ok {
+					mu.Lock()
+					st.skipped++
+					mu.Unlock()
+					continue
+				}
+				err := setPodReady(ctx, e.cs, w, p, ready)
+				at := time.Now()
+				if err != nil {
+					actual, gerr := podReady(ctx, e.cs, w, p)
+					if gerr != nil {
+						actual = ready // unknown; the settle check will tell
+					}
+					e.tr.flipFailed(p, actual)
+					e.t.Logf("flipping pod %s/%s: %v", w.pods[p].ns, w.pods[p].name, err)
+				} else {
+					e.tr.flipWritten(p, at)
+				}
+				mu.Lock()
+				if err != nil {
+					st.failed++
+				}
+				if at.After(st.lastResp) {
+					st.lastResp = at
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	start := time.Now()
+	for i := range n {
+		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(d):
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		jobs <- struct{}{}
+		st.sent++ // only this goroutine writes sent before wg.Wait
+	}
+	close(jobs)
+	wg.Wait()
+	st.took = time.Since(start)
+	return st
+}
+
+// reset brings w back to the start state: every pod Ready, no Endpoints,
+// and no Endpoints event for a while. No controller may be running.
+func (e *benchEnv) reset(ctx context.Context, w *world) error {
+	e.tr.takeRun()
+	notReady := e.tr.notReadyPods()
+	err := parallel(ctx, len(notReady), seedConcurrency, func(ctx context.Context, i int) error {
+		p := notReady[i]
+		e.tr.setReady(p, true)
+		return setPodReady(ctx, e.cs, w, p, true)
+	})
+	if err != nil {
+		return fmt.Errorf("making pods ready again: %w", err)
+	}
+	if err := deleteEndpoints(ctx, e.cs, w); err != nil {
+		return err
+	}
+	return e.tr.waitQuiet(ctx, 2*time.Second, 2*time.Minute, func(s snapshot) bool { return s.existing == 0 })
+}
+
+// scenarioReport is a scenario's results, built-in first.
+type scenarioReport struct {
+	sc       scenario
+	services int
+	pods     int
+	ns       int
+	seedTook time.Duration
+	results  []*result
+	took     time.Duration
+}
+
+// runScenario runs the built-in and then ours over w, resetting after each.
+func (e *benchEnv) runScenario(ctx context.Context, sc scenario, w *world, seedTook time.Duration) *scenarioReport {
+	e.t.Helper()
+	start := time.Now()
+	rep := &scenarioReport{sc: sc, services: len(w.services), pods: len(w.pods), ns: len(w.namespaces), seedTook: seedTook}
+	h := fnv.New64a()
+	h.Write([]byte(sc.name))
+	for _, k := range []controllerKind{builtin, ours} {
+		runStart := time.Now()
+		// The same seed for both: the same pods are flipped, as far as
+		// pending pods allow.
+		res := e.runController(ctx, sc, w, k, h.Sum64())
+		rep.results = append(rep.results, res)
+		e.t.Logf("%s, %s: run took %s", sc.name, k, time.Since(runStart).Round(100*time.Millisecond))
+		if err := e.reset(ctx, w); err != nil {
+			e.t.Fatalf("%s: resetting after %s: %v", sc.name, k, err)
+		}
+	}
+	rep.took = time.Since(start)
+	return rep
+}
+
+// percentile returns the nearest-rank q-th percentile of d (q in (0, 100]).
+func percentile(d []time.Duration, q float64) time.Duration {
+	if len(d) == 0 {
+		return -1
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := int(float64(len(s))*q/100+0.999999) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
