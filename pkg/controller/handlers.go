@@ -25,8 +25,15 @@ func (c *Controller) serviceHandler() cache.ResourceEventHandler {
 }
 
 func (c *Controller) podHandler() cache.ResourceEventHandler {
-	return cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { c.onPod(nil, asPod(obj)) },
+	return cache.ResourceEventHandlerDetailedFuncs{
+		AddFunc: func(obj any, isInInitialList bool) {
+			// Every Service is queued at start anyway (its own initial add
+			// and the first resync): matching each initially listed pod
+			// against every Service would only delay the start.
+			if !isInInitialList {
+				c.onPod(nil, asPod(obj))
+			}
+		},
 		UpdateFunc: func(old, cur any) { c.onPod(asPod(old), asPod(cur)) },
 		DeleteFunc: func(obj any) { c.onPod(asPod(obj), nil) },
 	}
