@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -138,4 +139,43 @@ func TestTerminatingNamespace(t *testing.T) {
 	if _, err := e.getEndpoints("web"); !apierrors.IsNotFound(err) {
 		t.Fatalf("endpoints re-created in a terminating namespace: %v", err)
 	}
+}
+
+// 5000 pods behind one Service: truncated to 1000 ready addresses, the
+// not-ready ones dropped first, with the controller's memory bounded.
+func TestFiveThousandPods(t *testing.T) {
+	if testing.Short() {
+		t.Skip("creates 5000 pods")
+	}
+	e := newEnv(t)
+	e.startController(controller.Options{})
+	e.createService(service("big", port("", 80, intstr.FromInt32(80), v1.ProtocolTCP)))
+	const n = 5000
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for i := range n {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			e.createPod(fmt.Sprintf("p%04d", i), app("big"), []string{fmt.Sprintf("10.2.%d.%d", i/250, i%250+1)}, i%5 != 0)
+		})
+	}
+	wg.Wait()
+	e.waitEndpoints("big", func(ep *v1.Endpoints) error {
+		ready, notReady := endpoints.CountAddresses(ep.Subsets)
+		if ep.Annotations[v1.EndpointsOverCapacity] != "truncated" || ready != endpoints.MaxCapacity || notReady != 0 {
+			return fmt.Errorf("ready %d notReady %d annotation %q; want %d/0 truncated", ready, notReady, ep.Annotations[v1.EndpointsOverCapacity], endpoints.MaxCapacity)
+		}
+		return nil
+	})
+	e.expectNoWrite("big", 2*time.Second)
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	// The whole test process: the controller's trimmed caches plus the
+	// test's own clients. The built-in needs ~100 MB for 2000 pods.
+	if ms.HeapAlloc > 256<<20 {
+		t.Errorf("heap %d MB after 5000 pods", ms.HeapAlloc>>20)
+	}
+	t.Logf("heap after 5000 pods: %d MB", ms.HeapAlloc>>20)
 }
