@@ -84,18 +84,7 @@ func TestTruncation(t *testing.T) {
 	e := newEnv(t)
 	e.startController(controller.Options{})
 	e.createService(service("big", port("", 80, intstr.FromInt32(80), v1.ProtocolTCP)))
-	const n = endpoints.MaxCapacity + 1
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 32)
-	for i := range n {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			ip := fmt.Sprintf("10.1.%d.%d", i/250, i%250+1)
-			e.createPod(fmt.Sprintf("p%04d", i), app("big"), []string{ip}, i%10 != 0)
-		})
-	}
-	wg.Wait()
+	e.createManyPods(endpoints.MaxCapacity+1, app("big"), 1, func(i int) bool { return i%10 != 0 })
 	e.waitEndpoints("big", func(ep *v1.Endpoints) error {
 		ready, notReady := endpoints.CountAddresses(ep.Subsets)
 		if ep.Annotations[v1.EndpointsOverCapacity] != "truncated" || ready != 900 || notReady != 100 {
@@ -150,17 +139,7 @@ func TestFiveThousandPods(t *testing.T) {
 	e := newEnv(t)
 	e.startController(controller.Options{})
 	e.createService(service("big", port("", 80, intstr.FromInt32(80), v1.ProtocolTCP)))
-	const n = 5000
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 32)
-	for i := range n {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			e.createPod(fmt.Sprintf("p%04d", i), app("big"), []string{fmt.Sprintf("10.2.%d.%d", i/250, i%250+1)}, i%5 != 0)
-		})
-	}
-	wg.Wait()
+	e.createManyPods(5000, app("big"), 2, func(i int) bool { return i%5 != 0 })
 	e.waitEndpoints("big", func(ep *v1.Endpoints) error {
 		ready, notReady := endpoints.CountAddresses(ep.Subsets)
 		if ep.Annotations[v1.EndpointsOverCapacity] != "truncated" || ready != endpoints.MaxCapacity || notReady != 0 {

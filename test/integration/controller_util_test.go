@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,6 +84,23 @@ func (e *env) createPod(name string, labels map[string]string, ips []string, rea
 		e.t.Fatalf("setting status of pod %s: %v", name, err)
 	}
 	return pod
+}
+
+// createManyPods creates n pods p0000… with IPs 10.<net>.x.y, 32 at a
+// time; ready(i) says which are ready.
+func (e *env) createManyPods(n int, labels map[string]string, net int, ready func(int) bool) {
+	e.t.Helper()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for i := range n {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			ip := fmt.Sprintf("10.%d.%d.%d", net, i/250, i%250+1)
+			e.createPod(fmt.Sprintf("p%04d", i), labels, []string{ip}, ready(i))
+		})
+	}
+	wg.Wait()
 }
 
 func (e *env) setStatus(pod *v1.Pod, ips []string, ready bool, phase v1.PodPhase) *v1.Pod {
