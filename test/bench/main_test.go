@@ -6,10 +6,7 @@
 package bench
 
 import (
-	"context"
-	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/endpoints-controller/endpoints-controller/test/framework"
@@ -21,21 +18,8 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "bench-bin-*")
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	// The real binary, not the package: its flags and wiring count too.
-	ourBinary, err = framework.BuildController(context.Background(), filepath.Join(dir, "endpoints-controller"))
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
-		return 1
-	}
-	return framework.Main(m, framework.Options{}, func(c *framework.ControlPlane) { cp = c })
+	// The real binary, not the package: flags and wiring are under test too.
+	os.Exit(framework.MainWithController(m, framework.Options{}, func(c *framework.ControlPlane, bin string) {
+		cp, ourBinary = c, bin
+	}))
 }

@@ -3,8 +3,6 @@ package framework
 import (
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"testing"
 )
 
@@ -28,17 +26,7 @@ func clusterMain(m *testing.M, opts ClusterOptions, setup func(*Cluster)) int {
 	}
 	defer c.Stop()
 
-	// Children have process groups of their own, so a Ctrl-C reaches only
-	// us: stop them before exiting.
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		sig := <-sigs
-		fmt.Fprintf(os.Stderr, "framework: %v: stopping the cluster\n", sig)
-		c.Stop()
-		os.Exit(1)
-	}()
+	defer stopOnSignal("the cluster", c.Stop)()
 
 	if setup != nil {
 		setup(c)

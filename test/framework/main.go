@@ -1,9 +1,11 @@
 package framework
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -30,17 +32,7 @@ func Main(m *testing.M, opts Options, setup func(*ControlPlane)) int {
 	fmt.Fprintf(os.Stderr, "framework: control plane ready in %s at %s (files in %s)\n",
 		time.Since(start).Round(100*time.Millisecond), cp.URL, cp.Dir)
 
-	// The children are in their own process groups, so a Ctrl-C reaches only
-	// us: stop them before exiting. (A crash is covered by Pdeathsig.)
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		sig := <-sigs
-		fmt.Fprintf(os.Stderr, "framework: %v: stopping the control plane\n", sig)
-		cp.Stop()
-		os.Exit(1)
-	}()
+	defer stopOnSignal("the control plane", cp.Stop)()
 
 	shared.Store(cp)
 	defer shared.Store(nil)
@@ -48,6 +40,42 @@ func Main(m *testing.M, opts Options, setup func(*ControlPlane)) int {
 		setup(cp)
 	}
 	return m.Run()
+}
+
+// stopOnSignal runs stop and exits on SIGINT or SIGTERM until the returned
+// func is called. The children are in their own process groups, so a Ctrl-C
+// reaches only the test process: it must stop them before exiting. (A crash
+// is covered by Pdeathsig.)
+func stopOnSignal(what string, stop func()) (undo func()) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		sig, ok := <-sigs
+		if !ok {
+			return
+		}
+		fmt.Fprintf(os.Stderr, "framework: %v: stopping %s\n", sig, what)
+		stop()
+		os.Exit(1)
+	}()
+	return func() { signal.Stop(sigs); close(sigs) }
+}
+
+// MainWithController is Main for packages that run our real binary: it is
+// built first into a temporary folder, and setup gets its path.
+func MainWithController(m *testing.M, opts Options, setup func(cp *ControlPlane, binary string)) int {
+	dir, err := os.MkdirTemp("", "endpoints-controller-bin-*")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	bin, err := BuildController(context.Background(), filepath.Join(dir, "endpoints-controller"))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: building the controller: %v\n", err)
+		return 1
+	}
+	return Main(m, opts, func(cp *ControlPlane) { setup(cp, bin) })
 }
 
 // RunMain is Main followed by os.Exit, for a one-line TestMain. The deferred

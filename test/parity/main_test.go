@@ -4,10 +4,7 @@
 package parity
 
 import (
-	"context"
-	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/endpoints-controller/endpoints-controller/test/framework"
@@ -19,20 +16,8 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "parity-bin-*")
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
 	// The real binary, not the package: flags and wiring are under test too.
-	if ourBinary, err = framework.BuildController(context.Background(), filepath.Join(dir, "endpoints-controller")); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: building the controller: %v\n", err)
-		return 1
-	}
-	return framework.Main(m, framework.Options{}, func(c *framework.ControlPlane) { cp = c })
+	os.Exit(framework.MainWithController(m, framework.Options{}, func(c *framework.ControlPlane, bin string) {
+		cp, ourBinary = c, bin
+	}))
 }
