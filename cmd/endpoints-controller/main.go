@@ -136,7 +136,7 @@ func run(ctx context.Context, o *options) error {
 // serve starts the metrics and health servers that are enabled.
 func serve(ctx context.Context, o *options, m *metrics.Metrics, c *controller.Controller, watchdog *leaderelection.HealthzAdaptor) error {
 	if o.metricsAddr != "0" {
-		if err := server.Serve(ctx, o.metricsAddr, server.MetricsHandler(m.Registry)); err != nil {
+		if err := server.Serve(ctx, o.metricsAddr, server.MetricsHandler(m.Registry, o.profiling)); err != nil {
 			return err
 		}
 	}

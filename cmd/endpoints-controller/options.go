@@ -27,6 +27,7 @@ type options struct {
 	metricsAddr    string
 	healthAddr     string
 	showVersion    bool
+	profiling      bool
 	shadow         bool
 	leaderElect    bool
 	leaseDuration  time.Duration
@@ -49,6 +50,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", `Address to serve /metrics on; "0" disables it.`)
 	fs.StringVar(&o.healthAddr, "health-probe-bind-address", ":8081", `Address to serve /healthz and /readyz on; "0" disables it.`)
 	fs.BoolVar(&o.showVersion, "version", false, "Print the version and exit.")
+	fs.BoolVar(&o.profiling, "profiling", false, "Serve Go profiles under /debug/pprof/ on the metrics address (unauthenticated: keep that address private).")
 	fs.BoolVar(&o.shadow, "shadow", false, "Shadow mode: compute every Endpoints but never write; compare with the live objects and export endpoints_controller_shadow_* metrics. Needs read access only.")
 	fs.BoolVar(&o.leaderElect, "leader-elect", true, "Take a Lease before working, so that only one replica writes.")
 	fs.DurationVar(&o.leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long non-leaders wait after the last renewal before taking over.")
@@ -88,6 +90,9 @@ func (o *options) validate() error {
 	}
 	if strings.TrimSpace(o.managedBy) == "" {
 		bad("--managed-by must not be empty")
+	}
+	if o.profiling && o.metricsAddr == "0" {
+		bad("--profiling needs --metrics-bind-address")
 	}
 	for name, addr := range map[string]string{"--metrics-bind-address": o.metricsAddr, "--health-probe-bind-address": o.healthAddr} {
 		if addr == "0" {

@@ -45,7 +45,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	m.SetLeader(true)
 	m.ObserveSync(0, nil)
 	rec := httptest.NewRecorder()
-	MetricsHandler(m.Registry).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	MetricsHandler(m.Registry, false).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	for _, want := range []string{"endpoints_controller_leader 1", "endpoints_controller_sync_duration_seconds_count{result=\"success\"} 1", "go_goroutines", "process_"} {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("/metrics lacks %q", want)
@@ -54,4 +54,15 @@ func TestMetricsEndpoint(t *testing.T) {
 	var nilMetrics *metrics.Metrics // records nothing, never panics
 	nilMetrics.ObserveSync(0, errors.New("x"))
 	nilMetrics.SetLeader(true)
+}
+
+func TestProfilingOnlyWhenAsked(t *testing.T) {
+	reg := metrics.New().Registry
+	for _, on := range []bool{false, true} {
+		rec := httptest.NewRecorder()
+		MetricsHandler(reg, on).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/pprof/", nil))
+		if got, want := rec.Code == http.StatusOK, on; got != want {
+			t.Errorf("profiling %v: /debug/pprof/ answered %d", on, rec.Code)
+		}
+	}
 }

@@ -198,6 +198,15 @@ func timeouts(sc scenario, w *world) (cold, settle, stall time.Duration) {
 func (e *benchEnv) runController(ctx context.Context, sc scenario, w *world, k controllerKind, seed uint64) *result {
 	bin, args := k.command(sc)
 	res := &result{controller: k.String(), args: args}
+	var prof *profiler
+	if k == ours {
+		var profArgs []string
+		var err error
+		if prof, profArgs, err = newProfiler(sc); err != nil {
+			e.t.Fatalf("profiling: %v", err)
+		}
+		args = append(args, profArgs...) // the last --metrics-bind-address wins
+	}
 	coldTimeout, settleTimeout, stall := timeouts(sc, w)
 	logPath := filepath.Join(e.logDir, fmt.Sprintf("%s-%s.log", sc.name, k))
 
@@ -229,6 +238,17 @@ func (e *benchEnv) runController(ctx context.Context, sc scenario, w *world, k c
 	// Let the start-up work drain, so that it is not billed to the churn.
 	if err := e.tr.waitQuiet(ctx, 2*time.Second, time.Minute, func(s snapshot) bool { return s.wrong == 0 }); err != nil {
 		e.t.Logf("%s, %s: after the cold sync: %v", sc.name, k, err)
+	}
+	if prof != nil {
+		if err := prof.save(ctx, "heap", "heap-cold"); err != nil {
+			e.t.Logf("%s: heap profile: %v", sc.name, err)
+		}
+		wait := prof.cpu(ctx, sc.churn, "cpu-churn")
+		defer func() {
+			if err := wait(); err != nil {
+				e.t.Logf("%s: CPU profile: %v", sc.name, err)
+			}
+		}()
 	}
 
 	before, err := endpointsWrites(ctx, e.metaCS)

@@ -1,0 +1,78 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// profileDir is $BENCH_PROFILE: when set, ours runs with --profiling and
+// each run leaves pprof files there (a heap profile after the cold sync, a
+// CPU profile of the churn), for `go tool pprof`.
+func profileDir() string { return os.Getenv("BENCH_PROFILE") }
+
+// profiler fetches profiles from one run of ours.
+type profiler struct {
+	addr, dir, prefix string
+}
+
+// newProfiler returns nil unless profiling is asked for; else the flags
+// that make ours serve profiles on a free loopback port.
+func newProfiler(sc scenario) (*profiler, []string, error) {
+	dir := profileDir()
+	if dir == "" {
+		return nil, nil, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	p := &profiler{addr: addr, dir: dir, prefix: sc.name + "-ours-"}
+	return p, []string{"--profiling", "--metrics-bind-address=" + addr}, nil
+}
+
+// save writes /debug/pprof/<profile> to <prefix><name>.pprof.
+func (p *profiler) save(ctx context.Context, profile, name string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.addr+"/debug/pprof/"+profile, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", profile, resp.Status)
+	}
+	f, err := os.Create(filepath.Join(p.dir, p.prefix+name+".pprof"))
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// cpu profiles the next d in the background; wait for it with the
+// returned function.
+func (p *profiler) cpu(ctx context.Context, d time.Duration, name string) func() error {
+	done := make(chan error, 1)
+	go func() {
+		done <- p.save(ctx, "profile?seconds="+strconv.Itoa(int(d.Seconds()+0.5)), name)
+	}()
+	return func() error { return <-done }
+}
