@@ -86,6 +86,7 @@ type Controller struct {
 	synced    []cache.InformerSynced
 
 	queue       workqueue.TypedRateLimitingInterface[string]
+	selectors   *selectorIndex
 	written     *writtenTracker
 	triggerTime *endpointsliceutil.TriggerTimeTracker
 
@@ -123,6 +124,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 			),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoint", MetricsProvider: opts.Metrics.WorkqueueProvider()},
 		),
+		selectors:   newSelectorIndex(),
 		written:     newWrittenTracker(),
 		triggerTime: endpointsliceutil.NewTriggerTimeTracker(),
 		broadcaster: broadcaster,

@@ -57,6 +57,7 @@ func (h *harness) cache(obj runtime.Object) {
 	switch o := obj.(type) {
 	case *v1.Service:
 		err = h.factory.Core().V1().Services().Informer().GetIndexer().Add(o)
+		h.c.selectors.set(o.Namespace+"/"+o.Name, o.Namespace, o.Spec.Selector) // as the handler does
 	case *v1.Pod:
 		err = h.factory.Core().V1().Pods().Informer().GetIndexer().Add(o)
 	case *v1.Endpoints:

@@ -12,15 +12,26 @@ import (
 )
 
 func (c *Controller) serviceHandler() cache.ResourceEventHandler {
-	enqueue := func(obj any) {
-		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-			c.queue.Add(key)
+	// The index is updated before the Service is queued, so that a sync of
+	// it sees every pod event that came after.
+	changed := func(obj any) {
+		svc, ok := obj.(*v1.Service)
+		if !ok {
+			return
 		}
+		key := svc.Namespace + "/" + svc.Name
+		c.selectors.set(key, svc.Namespace, svc.Spec.Selector)
+		c.queue.Add(key)
 	}
 	return cache.ResourceEventHandlerFuncs{
-		AddFunc:    enqueue,
-		UpdateFunc: func(_, cur any) { enqueue(cur) },
-		DeleteFunc: enqueue,
+		AddFunc:    changed,
+		UpdateFunc: func(_, cur any) { changed(cur) },
+		DeleteFunc: func(obj any) {
+			if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+				c.selectors.remove(key)
+				c.queue.Add(key)
+			}
+		},
 	}
 }
 
@@ -127,23 +138,23 @@ func (c *Controller) onPod(old, cur *v1.Pod) {
 		}
 	}
 
-	objs, err := c.svcIndex.ByIndex(cache.NamespaceIndex, pod.Namespace)
-	if err != nil {
-		return
-	}
-	for _, obj := range objs {
-		svc := obj.(*v1.Service)
-		if len(svc.Spec.Selector) == 0 {
-			continue
+	enqueue := func(key string) { c.queue.AddAfter(key, c.opts.BatchPeriod) }
+	c.selectors.candidates(pod.Namespace, pod.Labels, func(key string, selector map[string]string) {
+		if !selects(selector, pod.Labels) {
+			return
 		}
-		now := selects(svc.Spec.Selector, pod.Labels)
-		before := oldLabels != nil && selects(svc.Spec.Selector, oldLabels)
-		if now || before {
-			if labelsOnly && now && before {
-				continue // still selected, and nothing else it reads changed
+		if labelsOnly && selects(selector, oldLabels) {
+			return // still selected, and nothing else it reads changed
+		}
+		enqueue(key)
+	})
+	if oldLabels != nil {
+		// Services that selected the pod and no longer do.
+		c.selectors.candidates(pod.Namespace, oldLabels, func(key string, selector map[string]string) {
+			if selects(selector, oldLabels) && !selects(selector, pod.Labels) {
+				enqueue(key)
 			}
-			c.queue.AddAfter(svc.Namespace+"/"+svc.Name, c.opts.BatchPeriod)
-		}
+		})
 	}
 }
 
