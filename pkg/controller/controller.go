@@ -20,7 +20,6 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
-	endpointsliceutil "k8s.io/endpointslice/util"
 	"k8s.io/klog/v2"
 
 	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints"
@@ -85,10 +84,10 @@ type Controller struct {
 	endpoints corelisters.EndpointsLister
 	synced    []cache.InformerSynced
 
-	queue       workqueue.TypedRateLimitingInterface[string]
-	selectors   *selectorIndex
-	written     *writtenTracker
-	triggerTime *endpointsliceutil.TriggerTimeTracker
+	queue        workqueue.TypedRateLimitingInterface[string]
+	selectors    *selectorIndex
+	written      *writtenTracker
+	triggerTimes *triggerTimes
 
 	shadow shadowState
 
@@ -124,12 +123,12 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 			),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoint", MetricsProvider: opts.Metrics.WorkqueueProvider()},
 		),
-		selectors:   newSelectorIndex(),
-		written:     newWrittenTracker(),
-		triggerTime: endpointsliceutil.NewTriggerTimeTracker(),
-		broadcaster: broadcaster,
-		recorder:    broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: ControllerName}),
-		started:     make(chan struct{}),
+		selectors:    newSelectorIndex(),
+		written:      newWrittenTracker(),
+		triggerTimes: newTriggerTimes(),
+		broadcaster:  broadcaster,
+		recorder:     broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: ControllerName}),
+		started:      make(chan struct{}),
 		// API timestamps have whole seconds: a change in the first second
 		// after start must not look older than the start.
 		startTime: time.Now().Truncate(time.Second),

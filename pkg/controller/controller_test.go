@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints"
 )
 
 // harness is a controller over a fake clientset whose informer caches are
@@ -59,7 +61,7 @@ func (h *harness) cache(obj runtime.Object) {
 		err = h.factory.Core().V1().Services().Informer().GetIndexer().Add(o)
 		h.c.selectors.set(o.Namespace+"/"+o.Name, o.Namespace, o.Spec.Selector) // as the handler does
 	case *v1.Pod:
-		err = h.factory.Core().V1().Pods().Informer().GetIndexer().Add(o)
+		err = h.factory.Core().V1().Pods().Informer().GetIndexer().Add(endpoints.NewPod(o)) // as trim does
 	case *v1.Endpoints:
 		err = h.factory.Core().V1().Endpoints().Informer().GetIndexer().Add(o)
 	}
@@ -245,7 +247,7 @@ func TestPodChangesThatMatter(t *testing.T) {
 	} {
 		cur := base.DeepCopy()
 		tc.mut(cur)
-		if got := podEndpointsChanged(base, cur); got != tc.want {
+		if got := podEndpointsChanged(endpoints.NewPod(base), endpoints.NewPod(cur)); got != tc.want {
 			t.Errorf("%s: changed = %v, want %v", name, got, tc.want)
 		}
 	}
@@ -273,7 +275,7 @@ func TestOnPodQueuesAffectedServices(t *testing.T) {
 	cur := old.DeepCopy()
 	cur.ResourceVersion = "2"
 	cur.Labels = map[string]string{"app": "other", "tier": "front"}
-	h.c.onPod(old, cur)
+	h.c.onPod(endpoints.NewPod(old), endpoints.NewPod(cur))
 	// Labels only: web (left) and other (joined); tier still selects it.
 	if got := drain(); !got["ns/web"] || !got["ns/other"] || got["ns/tier"] || len(got) != 2 {
 		t.Errorf("relabel queued %v", got)
@@ -282,12 +284,12 @@ func TestOnPodQueuesAffectedServices(t *testing.T) {
 	cur2 := cur.DeepCopy()
 	cur2.ResourceVersion = "3"
 	cur2.Status.Conditions[0].Status = v1.ConditionFalse
-	h.c.onPod(cur, cur2)
+	h.c.onPod(endpoints.NewPod(cur), endpoints.NewPod(cur2))
 	if got := drain(); !got["ns/other"] || !got["ns/tier"] || len(got) != 2 {
 		t.Errorf("readiness change queued %v", got)
 	}
 
-	h.c.onPod(cur2, cur2) // resync: same resource version
+	h.c.onPod(endpoints.NewPod(cur2), endpoints.NewPod(cur2)) // resync: same resource version
 	if got := drain(); len(got) != 0 {
 		t.Errorf("resync queued %v", got)
 	}

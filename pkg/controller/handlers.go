@@ -7,8 +7,9 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
-	endpointsliceutil "k8s.io/endpointslice/util"
 	"k8s.io/klog/v2"
+
+	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints"
 )
 
 func (c *Controller) serviceHandler() cache.ResourceEventHandler {
@@ -97,12 +98,12 @@ func (c *Controller) queueLeftoverEndpoints(logger klog.Logger) {
 	}
 }
 
-func asPod(obj any) *v1.Pod {
+func asPod(obj any) *endpoints.Pod {
 	switch o := obj.(type) {
-	case *v1.Pod:
+	case *endpoints.Pod:
 		return o
 	case cache.DeletedFinalStateUnknown:
-		p, _ := o.Obj.(*v1.Pod)
+		p, _ := o.Obj.(*endpoints.Pod)
 		return p
 	}
 	return nil
@@ -111,8 +112,8 @@ func asPod(obj any) *v1.Pod {
 // onPod queues the Services a pod change can affect: those selecting the
 // pod before or after. A change of labels alone affects only the Services
 // that select it on one side; any other relevant change affects all.
-func (c *Controller) onPod(old, cur *v1.Pod) {
-	var pod *v1.Pod
+func (c *Controller) onPod(old, cur *endpoints.Pod) {
+	var pod *endpoints.Pod
 	var oldLabels map[string]string
 	var labelsOnly bool
 	switch {
@@ -172,17 +173,13 @@ func selects(selector, labels map[string]string) bool {
 // changed, besides labels. Unlike the built-in it also watches the phase
 // (a pod turning terminal leaves the Endpoints even if still marked
 // ready) and the node name.
-func podEndpointsChanged(old, cur *v1.Pod) bool {
+func podEndpointsChanged(old, cur *endpoints.Pod) bool {
 	return !old.DeletionTimestamp.Equal(cur.DeletionTimestamp) ||
-		endpointsliceutil.IsPodReady(old) != endpointsliceutil.IsPodReady(cur) ||
-		terminal(old) != terminal(cur) ||
-		old.Status.PodIP != cur.Status.PodIP ||
-		!slices.Equal(old.Status.PodIPs, cur.Status.PodIPs) ||
-		old.Spec.NodeName != cur.Spec.NodeName ||
-		old.Spec.Hostname != cur.Spec.Hostname ||
-		old.Spec.Subdomain != cur.Spec.Subdomain
-}
-
-func terminal(p *v1.Pod) bool {
-	return p.Status.Phase == v1.PodSucceeded || p.Status.Phase == v1.PodFailed
+		old.Ready != cur.Ready ||
+		old.Terminal() != cur.Terminal() ||
+		old.PodIP != cur.PodIP ||
+		!slices.Equal(old.PodIPs, cur.PodIPs) ||
+		old.NodeName != cur.NodeName ||
+		old.Hostname != cur.Hostname ||
+		old.Subdomain != cur.Subdomain
 }

@@ -1,8 +1,9 @@
 package controller
 
 import (
-	v1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints"
 )
 
 // byLabel indexes pods by namespace and each label pair, so that a sync
@@ -13,7 +14,7 @@ const byLabel = "namespace/label"
 func labelIndexKey(ns, k, v string) string { return ns + "/" + k + "=" + v }
 
 func podLabelIndex(obj any) ([]string, error) {
-	pod, ok := obj.(*v1.Pod)
+	pod, ok := obj.(*endpoints.Pod)
 	if !ok {
 		return nil, nil
 	}
@@ -25,7 +26,7 @@ func podLabelIndex(obj any) ([]string, error) {
 }
 
 // selectedPods returns the pods of ns that selector (non-empty) selects.
-func selectedPods(idx cache.Indexer, ns string, selector map[string]string) ([]*v1.Pod, error) {
+func selectedPods(idx cache.Indexer, ns string, selector map[string]string) ([]*endpoints.Pod, error) {
 	var smallest []string
 	first := true
 	for k, v := range selector {
@@ -40,13 +41,13 @@ func selectedPods(idx cache.Indexer, ns string, selector map[string]string) ([]*
 			return nil, nil
 		}
 	}
-	pods := make([]*v1.Pod, 0, len(smallest))
+	pods := make([]*endpoints.Pod, 0, len(smallest))
 	for _, key := range smallest {
 		obj, exists, err := idx.GetByKey(key)
 		if err != nil {
 			return nil, err
 		}
-		if pod, ok := obj.(*v1.Pod); exists && ok && selects(selector, pod.Labels) {
+		if pod, ok := obj.(*endpoints.Pod); exists && ok && selects(selector, pod.Labels) {
 			pods = append(pods, pod)
 		}
 	}

@@ -37,6 +37,7 @@ func (c *Controller) syncService(ctx context.Context, key string) error {
 
 	svc, err := c.services.Services(ns).Get(name)
 	if apierrors.IsNotFound(err) {
+		c.triggerTimes.forget(key)
 		if c.opts.Shadow {
 			c.shadowForget(key)
 			return nil
@@ -57,7 +58,7 @@ func (c *Controller) syncService(ctx context.Context, key string) error {
 		return err
 	}
 	// Computed on every sync, no-op or not, so the tracker stays current.
-	triggerTime := c.triggerTime.ComputeEndpointLastChangeTriggerTime(ns, svc, pods)
+	triggerTime := c.triggerTimes.compute(key, svc, pods)
 	res := endpoints.Compute(svc, pods)
 	desired := endpoints.Desire(svc, res.Subsets, c.opts.ManagedBy)
 
@@ -145,7 +146,6 @@ func (c *Controller) deleteEndpoints(ctx context.Context, key, ns, name string) 
 	if err != nil {
 		return fmt.Errorf("deleting endpoints %s: %w", key, err)
 	}
-	c.triggerTime.DeleteService(ns, name)
 	c.written.forget(key)
 	return nil
 }

@@ -36,7 +36,7 @@ func BenchmarkCompute(b *testing.B) {
 			svc, pods := benchInput(n, 1)
 			b.ReportAllocs()
 			for b.Loop() {
-				Compute(svc, pods)
+				Compute(svc, Pods(pods))
 			}
 		})
 	}
@@ -45,7 +45,7 @@ func BenchmarkCompute(b *testing.B) {
 // BenchmarkUpToDate is the no-op sync of an unchanged 1000-pod Service.
 func BenchmarkUpToDate(b *testing.B) {
 	svc, pods := benchInput(1000, 1)
-	d := Desire(svc, Compute(svc, pods).Subsets, DefaultManagedBy)
+	d := Desire(svc, Compute(svc, Pods(pods)).Subsets, DefaultManagedBy)
 	cur := Apply(nil, svc, d, time.Time{})
 	builtinOrder := cur.DeepCopy()
 	builtinOrder.Subsets = reversed(cur.Subsets)
@@ -56,7 +56,7 @@ func BenchmarkUpToDate(b *testing.B) {
 		{"same-order", func() bool { return UpToDate(cur, d) }},
 		{"stored-in-other-order", func() bool { return UpToDate(builtinOrder, d) }},
 		{"Compute+Desire+UpToDate", func() bool {
-			return UpToDate(cur, Desire(svc, Compute(svc, pods).Subsets, DefaultManagedBy))
+			return UpToDate(cur, Desire(svc, Compute(svc, Pods(pods)).Subsets, DefaultManagedBy))
 		}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
@@ -78,7 +78,7 @@ func BenchmarkRepack(b *testing.B) {
 		name string
 		in   []v1.EndpointSubset
 	}{
-		{"canonical", Compute(svc, pods).Subsets},
+		{"canonical", Compute(svc, Pods(pods)).Subsets},
 		{"single-address", builtinExpand(svc, pods)},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

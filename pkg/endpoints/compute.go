@@ -4,8 +4,6 @@ import (
 	"strconv"
 
 	v1 "k8s.io/api/core/v1"
-	"k8s.io/endpointslice"
-	endpointsliceutil "k8s.io/endpointslice/util"
 )
 
 // Result is what a Service's pods add up to.
@@ -33,7 +31,7 @@ type class struct {
 // always a single class — and ports are then merged by the classes serving
 // them: two ports have the same addresses exactly when the same classes
 // serve them, because classes are disjoint and never empty.
-func Compute(svc *v1.Service, pods []*v1.Pod) Result {
+func Compute(svc *v1.Service, pods []*Pod) Result {
 	var res Result
 	headlessNoPorts := len(svc.Spec.Ports) == 0 && svc.Spec.ClusterIP == v1.ClusterIPNone
 	if len(svc.Spec.Ports) == 0 && !headlessNoPorts {
@@ -45,7 +43,7 @@ func Compute(svc *v1.Service, pods []*v1.Pod) Result {
 	var key []byte
 	var ports []v1.EndpointPort
 	for _, pod := range pods {
-		if !endpointsliceutil.ShouldPodBeInEndpoints(pod, svc.Spec.PublishNotReadyAddresses) {
+		if !pod.inEndpoints(svc.Spec.PublishNotReadyAddresses) {
 			continue
 		}
 		addr, ok := podAddress(svc, pod)
@@ -55,8 +53,8 @@ func Compute(svc *v1.Service, pods []*v1.Pod) Result {
 		key, ports = key[:0], ports[:0]
 		for i := range svc.Spec.Ports {
 			sp := &svc.Spec.Ports[i]
-			num, err := endpointslice.FindPort(pod, sp)
-			if err != nil {
+			num, ok := pod.findPort(sp)
+			if !ok {
 				continue // this pod lacks the named port: left out of it only
 			}
 			key = strconv.AppendInt(key, int64(i), 10)
@@ -79,7 +77,7 @@ func Compute(svc *v1.Service, pods []*v1.Pod) Result {
 			byKey[string(key)] = c
 			classes = append(classes, c)
 		}
-		if svc.Spec.PublishNotReadyAddresses || endpointsliceutil.IsPodReady(pod) {
+		if svc.Spec.PublishNotReadyAddresses || pod.Ready {
 			c.ready = append(c.ready, addr)
 			res.Ready += max(len(ports), 1)
 		} else {

@@ -16,7 +16,7 @@ import (
 func TestDivergences(t *testing.T) {
 	sameAsBuiltin := func(t *testing.T, svc *v1.Service, pods ...*v1.Pod) {
 		t.Helper()
-		if g, w := norm(Compute(svc, pods).Subsets), norm(builtinModel(svc, pods)); g != w {
+		if g, w := norm(Compute(svc, Pods(pods)).Subsets), norm(builtinModel(svc, pods)); g != w {
 			t.Errorf("Compute differs from the built-in\ngot:\n%s\nbuilt-in:\n%s", g, w)
 		}
 	}
@@ -42,7 +42,7 @@ func TestDivergences(t *testing.T) {
 		t.Skip("DIVERGENCE (deliberate, address.go): for a pod with spec.nodeName \"\" the built-in sets " +
 			"nodeName to a pointer to \"\" (which the API server then rejects); we leave it nil")
 		svc, pod := mkSvc(), mkPod("a", "10.0.0.1", onNode(""))
-		assertSubsets(t, Compute(svc, []*v1.Pod{pod}).Subsets, subsets{{Addresses: as(pod), Ports: http8080}})
+		assertSubsets(t, Compute(svc, Pods([]*v1.Pod{pod})).Subsets, subsets{{Addresses: as(pod), Ports: http8080}})
 		sameAsBuiltin(t, svc, pod)
 	})
 
@@ -53,7 +53,7 @@ func TestDivergences(t *testing.T) {
 		svc := mkSvc(ports(sp("http", 80, intstr.FromInt32(8080), TCP)))
 		svc.Spec.Ports[0].AppProtocol = ptr.To("http")
 		a, b := mkPod("a", "10.0.0.1"), mkPod("b", "10.0.0.2")
-		d := Desire(svc, Compute(svc, []*v1.Pod{a, b}).Subsets, DefaultManagedBy)
+		d := Desire(svc, Compute(svc, Pods([]*v1.Pod{a, b})).Subsets, DefaultManagedBy)
 		cur := Apply(nil, svc, d, time.Time{})
 		p1, p2 := d.Subsets[0].Ports[0], d.Subsets[0].Ports[0]
 		p1.AppProtocol, p2.AppProtocol = ptr.To("http"), ptr.To("http") // as decoded from JSON

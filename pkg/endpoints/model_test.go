@@ -195,7 +195,7 @@ func checkCompute(t testing.TB, svc *v1.Service, pods ...*v1.Pod) Result {
 	for i, p := range pods {
 		pods0[i] = p.DeepCopy()
 	}
-	res := Compute(svc, pods)
+	res := Compute(svc, Pods(pods))
 	out := res.Subsets
 
 	if r := Repack(out); !SubsetsEqual(r, out) || dump(r) != dump(out) {

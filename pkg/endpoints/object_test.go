@@ -54,7 +54,7 @@ type objState struct {
 }
 
 func newObjState(t testing.TB, svc *v1.Service, pods []*v1.Pod) objState {
-	d := Desire(svc, Compute(svc, pods).Subsets, DefaultManagedBy)
+	d := Desire(svc, Compute(svc, Pods(pods)).Subsets, DefaultManagedBy)
 	cur := Apply(nil, svc, d, time.Time{}).DeepCopy() // Apply shares d's slices
 	cur.ResourceVersion = "5"
 	if !UpToDate(cur, d) {

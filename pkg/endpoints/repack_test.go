@@ -108,7 +108,7 @@ func TestRepack(t *testing.T) {
 // subsets, in any order, into exactly Compute's output.
 func TestRepackBuiltinExpansion(t *testing.T) {
 	svc, pods := benchInput(60, 3)
-	want := Compute(svc, pods).Subsets
+	want := Compute(svc, Pods(pods)).Subsets
 	if len(want) < 2 {
 		t.Fatalf("want several subsets, got %d", len(want))
 	}

@@ -106,7 +106,7 @@ func TestCountAddresses(t *testing.T) {
 // pods of a big Service and cuts its not-ready ones.
 func TestTruncateCanonicalInput(t *testing.T) {
 	svc, pods := benchInput(1500, 3) // ~1350 ready: ready cut
-	full := Compute(svc, pods).Subsets
+	full := Compute(svc, Pods(pods)).Subsets
 	out, truncated := Truncate(full)
 	r, nr := CountAddresses(out)
 	if !truncated || r != MaxCapacity || nr != 0 || len(out) != len(full) {

@@ -1,0 +1,198 @@
+package endpoints
+
+import (
+	"slices"
+	"strconv"
+	"sync"
+	"unique"
+
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// Pod is what the Endpoints of a Service read from one of its pods. The
+// controller's cache keeps pods in this form: a fifth of a v1.Pod's size,
+// which is most of the controller's memory.
+type Pod struct {
+	// ObjectMeta holds the name, namespace, UID, resourceVersion, labels
+	// and deletionTimestamp only.
+	metav1.ObjectMeta
+
+	NodeName, Hostname, Subdomain string
+
+	Phase  v1.PodPhase
+	PodIP  string
+	PodIPs []v1.PodIP
+
+	// Ready is the pod's Ready condition; ReadySince its last transition
+	// time (zero without the condition), the trigger time of a readiness
+	// change.
+	Ready      bool
+	ReadySince metav1.Time
+
+	// Ports are the ports a Service's targetPort may name: those of the
+	// regular containers, then those of sidecars (init containers that keep
+	// running), in order. Pods of one template share the slice.
+	Ports []NamedPort
+}
+
+// NamedPort is a container port and its name.
+type NamedPort struct {
+	Name     string
+	Protocol v1.Protocol
+	Port     int32
+}
+
+// NewPod returns the part of p that Endpoints are made of. p is not
+// modified, and only its slices of pod IPs and labels are shared.
+func NewPod(p *v1.Pod) *Pod {
+	out := &Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:              p.Name,
+			Namespace:         intern(p.Namespace),
+			UID:               p.UID,
+			ResourceVersion:   p.ResourceVersion,
+			Labels:            p.Labels,
+			DeletionTimestamp: p.DeletionTimestamp,
+		},
+		NodeName:  intern(p.Spec.NodeName),
+		Hostname:  p.Spec.Hostname,
+		Subdomain: p.Spec.Subdomain,
+		Phase:     p.Status.Phase,
+		PodIP:     p.Status.PodIP,
+		PodIPs:    p.Status.PodIPs,
+		Ports:     namedPorts(p),
+	}
+	for i := range p.Status.Conditions {
+		if c := &p.Status.Conditions[i]; c.Type == v1.PodReady {
+			out.Ready = c.Status == v1.ConditionTrue
+			out.ReadySince = c.LastTransitionTime
+			break
+		}
+	}
+	return out
+}
+
+// Pods converts a list of pods with NewPod.
+func Pods(ps []*v1.Pod) []*Pod {
+	out := make([]*Pod, len(ps))
+	for i, p := range ps {
+		out[i] = NewPod(p)
+	}
+	return out
+}
+
+// intern returns the canonical copy of a string repeated across pods
+// (namespace, node name), so that the cache holds it once.
+func intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	return unique.Make(s).Value()
+}
+
+// namedPorts lists the ports of p's serving containers. Pods of one template have the
+// same, so equal lists are interned: looked up by a key built on the
+// stack, allocated only the first time.
+func namedPorts(p *v1.Pod) []NamedPort {
+	var buf [256]byte
+	key := buf[:0]
+	eachPort(p, func(cp *v1.ContainerPort) {
+		key = append(key, cp.Name...)
+		key = append(key, 0)
+		key = append(key, cp.Protocol...)
+		key = append(key, 0)
+		key = strconv.AppendInt(key, int64(cp.ContainerPort), 10)
+		key = append(key, 0)
+	})
+	if len(key) == 0 {
+		return nil
+	}
+	portsIntern.Lock()
+	defer portsIntern.Unlock()
+	if ports, ok := portsIntern.m[string(key)]; ok {
+		return ports
+	}
+	var ports []NamedPort
+	eachPort(p, func(cp *v1.ContainerPort) {
+		ports = append(ports, NamedPort{Name: cp.Name, Protocol: cp.Protocol, Port: cp.ContainerPort})
+	})
+	ports = slices.Clip(ports)
+	if len(portsIntern.m) >= maxInternedPorts {
+		clear(portsIntern.m) // rare: that many templates; start over
+	}
+	portsIntern.m[string(key)] = ports
+	return ports
+}
+
+// maxInternedPorts bounds the interned port lists; each is a few bytes.
+const maxInternedPorts = 4096
+
+var portsIntern = struct {
+	sync.Mutex
+	m map[string][]NamedPort
+}{m: map[string][]NamedPort{}}
+
+// eachPort calls fn with every port of the containers that serve: regular containers, then sidecars (init containers with
+// restartPolicy Always), in order, as a named targetPort is looked up.
+func eachPort(p *v1.Pod, fn func(*v1.ContainerPort)) {
+	each := func(cs []v1.Container, sidecarsOnly bool) {
+		for i := range cs {
+			c := &cs[i]
+			if sidecarsOnly && (c.RestartPolicy == nil || *c.RestartPolicy != v1.ContainerRestartPolicyAlways) {
+				continue
+			}
+			for j := range c.Ports {
+				fn(&c.Ports[j])
+			}
+		}
+	}
+	each(p.Spec.Containers, false)
+	each(p.Spec.InitContainers, true)
+}
+
+// Terminal tells the pod has succeeded or failed: it serves no more.
+func (p *Pod) Terminal() bool {
+	return p.Phase == v1.PodSucceeded || p.Phase == v1.PodFailed
+}
+
+// inEndpoints tells whether the pod is listed at all: not terminal, with an
+// IP, and not terminating unless the Service publishes not-ready
+// addresses.
+func (p *Pod) inEndpoints(publishNotReady bool) bool {
+	return !p.Terminal() && (p.PodIP != "" || len(p.PodIPs) > 0) &&
+		(publishNotReady || p.DeletionTimestamp == nil)
+}
+
+// findPort returns the container port sp targets on the pod: its number,
+// or the first serving container port with its name and protocol.
+func (p *Pod) findPort(sp *v1.ServicePort) (int, bool) {
+	switch sp.TargetPort.Type {
+	case intstr.Int:
+		return sp.TargetPort.IntValue(), true
+	case intstr.String:
+		for _, np := range p.Ports {
+			if np.Name == sp.TargetPort.StrVal && np.Protocol == sp.Protocol {
+				return int(np.Port), true
+			}
+		}
+	}
+	return 0, false
+}
+
+// GetObjectKind and DeepCopyObject make a Pod a runtime.Object, as the
+// informer cache holding it expects.
+func (p *Pod) GetObjectKind() schema.ObjectKind { return schema.EmptyObjectKind }
+
+// DeepCopyObject returns a deep copy of p.
+func (p *Pod) DeepCopyObject() runtime.Object {
+	out := *p
+	p.ObjectMeta.DeepCopyInto(&out.ObjectMeta)
+	out.PodIPs = append([]v1.PodIP(nil), p.PodIPs...)
+	out.Ports = append([]NamedPort(nil), p.Ports...)
+	p.ReadySince.DeepCopyInto(&out.ReadySince)
+	return &out
+}
