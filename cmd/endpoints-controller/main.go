@@ -74,6 +74,9 @@ func restConfig(o *options) (*rest.Config, error) {
 	if o.contentType != "application/json" {
 		cfg.AcceptContentTypes += ",application/json"
 	}
+	// The controller runs next to the API server: compressing every watch
+	// event costs both ends more than the bytes it saves.
+	cfg.DisableCompression = !o.compression
 	cfg.UserAgent = "endpoints-controller/" + version.Version
 	// v1 Endpoints answer every request with a deprecation warning: once is
 	// enough.

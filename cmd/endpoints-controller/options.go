@@ -20,6 +20,7 @@ type options struct {
 	kubeAPIQPS     float64
 	kubeAPIBurst   int
 	contentType    string
+	compression    bool
 	workers        int
 	batchPeriod    time.Duration
 	resyncPeriod   time.Duration
@@ -43,6 +44,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.Float64Var(&o.kubeAPIQPS, "kube-api-qps", 20, "QPS to use while talking with the API server.")
 	fs.IntVar(&o.kubeAPIBurst, "kube-api-burst", 30, "Burst to use while talking with the API server.")
 	fs.StringVar(&o.contentType, "kube-api-content-type", "application/vnd.kubernetes.protobuf", "Content type of requests sent to the API server.")
+	fs.BoolVar(&o.compression, "kube-api-compression", false, "Ask the API server for gzip-compressed responses: less traffic for large lists, more CPU on both ends (watch streams are compressed too).")
 	fs.IntVar(&o.workers, "concurrent-endpoint-syncs", 5, "Number of Services synced concurrently.")
 	fs.DurationVar(&o.batchPeriod, "endpoint-updates-batch-period", 0, "Delay before syncing a Service after a pod change, to batch changes.")
 	fs.DurationVar(&o.resyncPeriod, "resync-period", 5*time.Minute, "How often every Service is re-checked (writes happen only when something differs).")

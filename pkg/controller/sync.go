@@ -74,7 +74,11 @@ func (c *Controller) syncService(ctx context.Context, key string) error {
 		return nil
 	}
 	cur, lagging := c.written.current(key, cached)
-	if cur != nil && endpoints.UpToDate(cur, desired) {
+	upToDate := endpoints.UpToDate
+	if cur != nil && c.written.isCanonical(key, cur) {
+		upToDate = endpoints.UpToDateCanonical
+	}
+	if cur != nil && upToDate(cur, desired) {
 		if lagging {
 			// Nothing to write as far as we know; look again once the cache
 			// has caught up, in case the object changed meanwhile.
@@ -115,7 +119,10 @@ func (c *Controller) write(ctx context.Context, key string, svc *v1.Service, cre
 		c.opts.Metrics.ObserveWrite("create", err, trigger)
 	}
 	if err == nil {
-		c.written.record(key, out)
+		// Computed subsets are canonical (truncated ones need not be), and
+		// so is what the API server stored if it kept them as sent.
+		_, truncated := ep.Annotations[v1.EndpointsOverCapacity]
+		c.written.record(key, out, !truncated && endpoints.SubsetsEqual(out.Subsets, ep.Subsets))
 		return nil
 	}
 

@@ -20,9 +20,14 @@ const writtenTTL = 30 * time.Second
 // lags, the written object is taken as current: the built-in took the stale
 // cached copy for current for years and left Endpoints wrong after fast
 // ready/not-ready flips (kubernetes issues 125638, 127429, 124547).
+//
+// It also remembers, per Service, the resourceVersion of the last object
+// it wrote in canonical form, so that a sync comparing against that object
+// need not repack it.
 type writtenTracker struct {
-	mu sync.Mutex
-	m  map[string]written
+	mu        sync.Mutex
+	m         map[string]written
+	canonical map[string]string // key → resourceVersion
 }
 
 type written struct {
@@ -32,24 +37,40 @@ type written struct {
 }
 
 func newWrittenTracker() *writtenTracker {
-	return &writtenTracker{m: map[string]written{}}
+	return &writtenTracker{m: map[string]written{}, canonical: map[string]string{}}
 }
 
-// record stores the object the API server returned for a write.
-func (t *writtenTracker) record(key string, ep *v1.Endpoints) {
+// record stores the object the API server returned for a write;
+// canonical tells its subsets are in canonical form.
+func (t *writtenTracker) record(key string, ep *v1.Endpoints, canonical bool) {
 	rv, err := strconv.ParseUint(ep.ResourceVersion, 10, 64)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if canonical {
+		t.canonical[key] = ep.ResourceVersion
+	} else {
+		delete(t.canonical, key)
+	}
 	if err != nil {
 		return // not an etcd revision: nothing to order by, trust the cache
 	}
-	t.mu.Lock()
 	t.m[key] = written{ep: ep, rv: rv, at: time.Now()}
-	t.mu.Unlock()
 }
 
 func (t *writtenTracker) forget(key string) {
 	t.mu.Lock()
 	delete(t.m, key)
+	delete(t.canonical, key)
 	t.mu.Unlock()
+}
+
+// isCanonical reports whether ep is an object this controller wrote in
+// canonical form.
+func (t *writtenTracker) isCanonical(key string, ep *v1.Endpoints) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	rv, ok := t.canonical[key]
+	return ok && rv == ep.ResourceVersion && rv != ""
 }
 
 // current returns the newest known state of the Endpoints: the cached one,

@@ -17,7 +17,7 @@ func TestWrittenTracker(t *testing.T) {
 	if cur, lag := w.current("k", epAt("5")); cur.ResourceVersion != "5" || lag {
 		t.Fatalf("no record: got %s lag %v", cur.ResourceVersion, lag)
 	}
-	w.record("k", epAt("10"))
+	w.record("k", epAt("10"), true)
 	if !w.isOwnWrite("k", "10") || w.isOwnWrite("k", "9") {
 		t.Fatal("isOwnWrite")
 	}
@@ -30,14 +30,14 @@ func TestWrittenTracker(t *testing.T) {
 		{nil, "10", true},       // cache has not seen our create
 		{epAt("10"), "10", false},
 	} {
-		w.record("k", epAt("10"))
+		w.record("k", epAt("10"), true)
 		cur, lag := w.current("k", tc.cached)
 		if cur.ResourceVersion != tc.wantRV || lag != tc.wantLag {
 			t.Errorf("cached %v: got rv %s lag %v", tc.cached, cur.ResourceVersion, lag)
 		}
 	}
 	// Someone wrote after us: theirs is current and the record goes.
-	w.record("k", epAt("10"))
+	w.record("k", epAt("10"), true)
 	if cur, lag := w.current("k", epAt("11")); cur.ResourceVersion != "11" || lag {
 		t.Fatal("newer cache not taken")
 	}
@@ -45,11 +45,32 @@ func TestWrittenTracker(t *testing.T) {
 		t.Fatal("record kept after the cache caught up")
 	}
 	// An old record is not trusted forever.
-	w.record("k", epAt("20"))
+	w.record("k", epAt("20"), true)
 	rec := w.m["k"]
 	rec.at = time.Now().Add(-2 * writtenTTL)
 	w.m["k"] = rec
 	if cur, lag := w.current("k", epAt("12")); cur.ResourceVersion != "12" || lag {
 		t.Fatal("expired record still trusted")
+	}
+}
+
+func TestWrittenTrackerCanonical(t *testing.T) {
+	w := newWrittenTracker()
+	w.record("k", epAt("10"), true)
+	if !w.isCanonical("k", epAt("10")) || w.isCanonical("k", epAt("11")) || w.isCanonical("j", epAt("10")) {
+		t.Fatal("isCanonical after a canonical write")
+	}
+	w.current("k", epAt("10")) // the cache caught up: still known canonical
+	if !w.isCanonical("k", epAt("10")) {
+		t.Fatal("canonical forgotten when the cache caught up")
+	}
+	w.record("k", epAt("12"), false)
+	if w.isCanonical("k", epAt("12")) || w.isCanonical("k", epAt("10")) {
+		t.Fatal("isCanonical after a non-canonical write")
+	}
+	w.record("k", epAt("13"), true)
+	w.forget("k")
+	if w.isCanonical("k", epAt("13")) {
+		t.Fatal("isCanonical after forget")
 	}
 }

@@ -169,6 +169,16 @@ func FuzzRepack(f *testing.F) {
 	f.Add([]byte{3, 1, 0, 1, 1, 0, 1, 0, 1, 2, 1, 0, 0, 1, 1, 0, 0, 1})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b := fuzzBytes(data)
-		checkRepack(t, fuzzSubsets(&b), 3)
+		subsets := fuzzSubsets(&b)
+		checkRepack(t, subsets, 3)
+
+		// Knowing cur canonical changes no answer of UpToDate.
+		want := Repack(fuzzSubsets(&b))
+		d := Desired{Subsets: want, Full: want, Labels: map[string]string{LabelManagedBy: DefaultManagedBy}}
+		cur := &v1.Endpoints{Subsets: Repack(subsets)}
+		cur.Labels = d.Labels
+		if got, exp := UpToDateCanonical(cur, d), UpToDate(cur, d); got != exp {
+			t.Fatalf("UpToDateCanonical = %v, UpToDate = %v\ncur:\n%s\nwant:\n%s", got, exp, dump(cur.Subsets), dump(want))
+		}
 	})
 }

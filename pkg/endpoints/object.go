@@ -51,7 +51,14 @@ func Labels(svc *v1.Service, managedBy string) map[string]string {
 // subsets stored in another canonical order (e.g. by the built-in, whose
 // order follows hashes) are repacked before comparing, so switching between
 // the two controllers writes nothing.
-func UpToDate(cur *v1.Endpoints, d Desired) bool {
+func UpToDate(cur *v1.Endpoints, d Desired) bool { return upToDate(cur, d, false) }
+
+// UpToDateCanonical is UpToDate for a cur whose subsets are known to be in
+// canonical form (say, this controller wrote them): canonical forms are
+// unique, so unequal subsets need no repacking to tell they differ.
+func UpToDateCanonical(cur *v1.Endpoints, d Desired) bool { return upToDate(cur, d, true) }
+
+func upToDate(cur *v1.Endpoints, d Desired, canonical bool) bool {
 	if !maps.Equal(cur.Labels, d.Labels) {
 		return false
 	}
@@ -66,7 +73,7 @@ func UpToDate(cur *v1.Endpoints, d Desired) bool {
 		// cut with the same total per port group is as good.
 		return truncatedEquivalent(cur.Subsets, d.Subsets, d.Full)
 	}
-	return SubsetsEqual(Repack(cur.Subsets), d.Subsets)
+	return !canonical && SubsetsEqual(Repack(cur.Subsets), d.Subsets)
 }
 
 // Apply returns a copy of cur (or a new object when cur is nil) holding d
@@ -74,11 +81,12 @@ func UpToDate(cur *v1.Endpoints, d Desired) bool {
 // cur, such as foreign annotations, is kept. The result shares d's subsets
 // and labels.
 func Apply(cur *v1.Endpoints, svc *v1.Service, d Desired, triggerTime time.Time) *v1.Endpoints {
-	var ep *v1.Endpoints
+	ep := &v1.Endpoints{}
 	if cur != nil {
-		ep = cur.DeepCopy()
+		// The subsets are replaced: copying them would be wasted.
+		ep.TypeMeta = cur.TypeMeta
+		cur.ObjectMeta.DeepCopyInto(&ep.ObjectMeta)
 	} else {
-		ep = &v1.Endpoints{}
 		ep.Name, ep.Namespace = svc.Name, svc.Namespace
 	}
 	ep.Subsets = d.Subsets

@@ -44,7 +44,17 @@ func newProfiler(sc scenario) (*profiler, []string, error) {
 
 // save writes /debug/pprof/<profile> to <prefix><name>.pprof.
 func (p *profiler) save(ctx context.Context, profile, name string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.addr+"/debug/pprof/"+profile, nil)
+	return p.fetch(ctx, "/debug/pprof/"+profile, name+".pprof")
+}
+
+// saveMetrics writes /metrics (the Go runtime's memory figures among them)
+// to <prefix><name>.txt.
+func (p *profiler) saveMetrics(ctx context.Context, name string) error {
+	return p.fetch(ctx, "/metrics", name+".txt")
+}
+
+func (p *profiler) fetch(ctx context.Context, path, file string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.addr+path, nil)
 	if err != nil {
 		return err
 	}
@@ -54,9 +64,9 @@ func (p *profiler) save(ctx context.Context, profile, name string) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", profile, resp.Status)
+		return fmt.Errorf("%s: %s", path, resp.Status)
 	}
-	f, err := os.Create(filepath.Join(p.dir, p.prefix+name+".pprof"))
+	f, err := os.Create(filepath.Join(p.dir, p.prefix+file))
 	if err != nil {
 		return err
 	}

@@ -243,10 +243,16 @@ func (e *benchEnv) runController(ctx context.Context, sc scenario, w *world, k c
 		if err := prof.save(ctx, "heap", "heap-cold"); err != nil {
 			e.t.Logf("%s: heap profile: %v", sc.name, err)
 		}
+		if err := prof.saveMetrics(ctx, "metrics-cold"); err != nil {
+			e.t.Logf("%s: metrics: %v", sc.name, err)
+		}
 		wait := prof.cpu(ctx, sc.churn, "cpu-churn")
 		defer func() {
 			if err := wait(); err != nil {
 				e.t.Logf("%s: CPU profile: %v", sc.name, err)
+			}
+			if err := prof.saveMetrics(ctx, "metrics-end"); err != nil {
+				e.t.Logf("%s: metrics: %v", sc.name, err)
 			}
 		}()
 	}
