@@ -1,6 +1,7 @@
 package endpoints
 
 import (
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -10,16 +11,19 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // Pod is what the Endpoints of a Service read from one of its pods. The
-// controller's cache keeps pods in this form: a fifth of a v1.Pod's size,
-// which is most of the controller's memory.
+// controller's cache keeps pods in this form: a sixth of a v1.Pod's size
+// (the pod cache is most of the controller's memory).
 type Pod struct {
-	// ObjectMeta holds the name, namespace, UID, resourceVersion, labels
-	// and deletionTimestamp only.
-	metav1.ObjectMeta
+	Name, Namespace   string
+	UID               types.UID
+	ResourceVersion   string
+	Labels            map[string]string // shared by pods with equal labels: read-only
+	DeletionTimestamp *metav1.Time
 
 	NodeName, Hostname, Subdomain string
 
@@ -47,24 +51,22 @@ type NamedPort struct {
 }
 
 // NewPod returns the part of p that Endpoints are made of. p is not
-// modified, and only its slices of pod IPs and labels are shared.
+// modified; its pod IPs, labels and deletion timestamp are shared.
 func NewPod(p *v1.Pod) *Pod {
 	out := &Pod{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:              p.Name,
-			Namespace:         intern(p.Namespace),
-			UID:               p.UID,
-			ResourceVersion:   p.ResourceVersion,
-			Labels:            p.Labels,
-			DeletionTimestamp: p.DeletionTimestamp,
-		},
-		NodeName:  intern(p.Spec.NodeName),
-		Hostname:  p.Spec.Hostname,
-		Subdomain: p.Spec.Subdomain,
-		Phase:     p.Status.Phase,
-		PodIP:     p.Status.PodIP,
-		PodIPs:    p.Status.PodIPs,
-		Ports:     namedPorts(p),
+		Name:              p.Name,
+		Namespace:         intern(p.Namespace),
+		UID:               p.UID,
+		ResourceVersion:   p.ResourceVersion,
+		Labels:            internLabels(p.Labels),
+		DeletionTimestamp: p.DeletionTimestamp,
+		NodeName:          intern(p.Spec.NodeName),
+		Hostname:          p.Spec.Hostname,
+		Subdomain:         p.Spec.Subdomain,
+		Phase:             p.Status.Phase,
+		PodIP:             p.Status.PodIP,
+		PodIPs:            p.Status.PodIPs,
+		Ports:             namedPorts(p),
 	}
 	for i := range p.Status.Conditions {
 		if c := &p.Status.Conditions[i]; c.Type == v1.PodReady {
@@ -128,6 +130,48 @@ func namedPorts(p *v1.Pod) []NamedPort {
 	return ports
 }
 
+// internLabels returns a map equal to labels, shared with the pods that
+// have the same labels (those of one ReplicaSet, typically). The lookup
+// key is built on the stack; label keys and values contain no NUL.
+func internLabels(labels map[string]string) map[string]string {
+	if len(labels) == 0 || len(labels) > 32 {
+		return labels
+	}
+	var keysBuf [32]string
+	keys := keysBuf[:0]
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var buf [512]byte
+	key := buf[:0]
+	for _, k := range keys {
+		key = append(key, k...)
+		key = append(key, 0)
+		key = append(key, labels[k]...)
+		key = append(key, 0)
+	}
+	labelsIntern.Lock()
+	defer labelsIntern.Unlock()
+	if m, ok := labelsIntern.m[string(key)]; ok {
+		return m
+	}
+	if len(labelsIntern.m) >= maxInternedLabels {
+		clear(labelsIntern.m) // many unique label sets (StatefulSet pods): start over
+	}
+	labelsIntern.m[string(key)] = labels
+	return labels
+}
+
+// maxInternedLabels bounds the interned label maps; once full, the table
+// starts over, so maps no pod uses any more are not kept for long.
+const maxInternedLabels = 16384
+
+var labelsIntern = struct {
+	sync.Mutex
+	m map[string]map[string]string
+}{m: map[string]map[string]string{}}
+
 // maxInternedPorts bounds the interned port lists; each is a few bytes.
 const maxInternedPorts = 4096
 
@@ -183,16 +227,25 @@ func (p *Pod) findPort(sp *v1.ServicePort) (int, bool) {
 	return 0, false
 }
 
-// GetObjectKind and DeepCopyObject make a Pod a runtime.Object, as the
-// informer cache holding it expects.
+// GetObjectMeta gives the informer cache holding pods their key and
+// namespace; it is called a few times per pod event and allocates.
+func (p *Pod) GetObjectMeta() metav1.Object {
+	return &metav1.ObjectMeta{
+		Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
+		Labels: p.Labels, DeletionTimestamp: p.DeletionTimestamp,
+	}
+}
+
+// GetObjectKind and DeepCopyObject make a Pod a runtime.Object.
 func (p *Pod) GetObjectKind() schema.ObjectKind { return schema.EmptyObjectKind }
 
 // DeepCopyObject returns a deep copy of p.
 func (p *Pod) DeepCopyObject() runtime.Object {
 	out := *p
-	p.ObjectMeta.DeepCopyInto(&out.ObjectMeta)
-	out.PodIPs = append([]v1.PodIP(nil), p.PodIPs...)
-	out.Ports = append([]NamedPort(nil), p.Ports...)
+	out.Labels = maps.Clone(p.Labels)
+	out.DeletionTimestamp = p.DeletionTimestamp.DeepCopy()
+	out.PodIPs = slices.Clone(p.PodIPs)
+	out.Ports = slices.Clone(p.Ports)
 	p.ReadySince.DeepCopyInto(&out.ReadySince)
 	return &out
 }
