@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"unique"
 
@@ -41,6 +42,10 @@ type Pod struct {
 	// regular containers, then those of sidecars (init containers that keep
 	// running), in order. Pods of one template share the slice.
 	Ports []NamedPort
+
+	// initialEventsEnd marks the bookmark that ends the initial events
+	// of a watch list (decoded by Unmarshal).
+	initialEventsEnd bool
 }
 
 // NamedPort is a container port and its name.
@@ -96,81 +101,45 @@ func intern(s string) string {
 	return unique.Make(s).Value()
 }
 
-// namedPorts lists the ports of p's serving containers. Pods of one template have the
-// same, so equal lists are interned: looked up by a key built on the
-// stack, allocated only the first time.
+// namedPorts lists the ports of p's serving containers, interned.
 func namedPorts(p *v1.Pod) []NamedPort {
-	var buf [256]byte
-	key := buf[:0]
-	eachPort(p, func(cp *v1.ContainerPort) {
-		key = append(key, cp.Name...)
-		key = append(key, 0)
-		key = append(key, cp.Protocol...)
-		key = append(key, 0)
-		key = strconv.AppendInt(key, int64(cp.ContainerPort), 10)
-		key = append(key, 0)
-	})
-	if len(key) == 0 {
-		return nil
-	}
-	portsIntern.Lock()
-	defer portsIntern.Unlock()
-	if ports, ok := portsIntern.m[string(key)]; ok {
-		return ports
-	}
-	var ports []NamedPort
+	var buf [8]NamedPort
+	ports := buf[:0]
 	eachPort(p, func(cp *v1.ContainerPort) {
 		ports = append(ports, NamedPort{Name: cp.Name, Protocol: cp.Protocol, Port: cp.ContainerPort})
 	})
-	ports = slices.Clip(ports)
+	return internPorts(ports)
+}
+
+// internPorts returns a list equal to ports (which it does not keep),
+// shared with the pods of the same template. It allocates only for a list
+// not seen before.
+func internPorts(ports []NamedPort) []NamedPort {
+	if len(ports) == 0 {
+		return nil
+	}
+	var buf [256]byte
+	key := buf[:0]
+	for _, p := range ports {
+		key = append(key, p.Name...)
+		key = append(key, 0)
+		key = append(key, p.Protocol...)
+		key = append(key, 0)
+		key = strconv.AppendInt(key, int64(p.Port), 10)
+		key = append(key, 0)
+	}
+	portsIntern.Lock()
+	defer portsIntern.Unlock()
+	if shared, ok := portsIntern.m[string(key)]; ok {
+		return shared
+	}
+	shared := slices.Clone(ports)
 	if len(portsIntern.m) >= maxInternedPorts {
 		clear(portsIntern.m) // rare: that many templates; start over
 	}
-	portsIntern.m[string(key)] = ports
-	return ports
+	portsIntern.m[string(key)] = shared
+	return shared
 }
-
-// internLabels returns a map equal to labels, shared with the pods that
-// have the same labels (those of one ReplicaSet, typically). The lookup
-// key is built on the stack; label keys and values contain no NUL.
-func internLabels(labels map[string]string) map[string]string {
-	if len(labels) == 0 || len(labels) > 32 {
-		return labels
-	}
-	var keysBuf [32]string
-	keys := keysBuf[:0]
-	for k := range labels {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var buf [512]byte
-	key := buf[:0]
-	for _, k := range keys {
-		key = append(key, k...)
-		key = append(key, 0)
-		key = append(key, labels[k]...)
-		key = append(key, 0)
-	}
-	labelsIntern.Lock()
-	defer labelsIntern.Unlock()
-	if m, ok := labelsIntern.m[string(key)]; ok {
-		return m
-	}
-	if len(labelsIntern.m) >= maxInternedLabels {
-		clear(labelsIntern.m) // many unique label sets (StatefulSet pods): start over
-	}
-	labelsIntern.m[string(key)] = labels
-	return labels
-}
-
-// maxInternedLabels bounds the interned label maps; once full, the table
-// starts over, so maps no pod uses any more are not kept for long.
-const maxInternedLabels = 16384
-
-var labelsIntern = struct {
-	sync.Mutex
-	m map[string]map[string]string
-}{m: map[string]map[string]string{}}
 
 // maxInternedPorts bounds the interned port lists; each is a few bytes.
 const maxInternedPorts = 4096
@@ -230,10 +199,14 @@ func (p *Pod) findPort(sp *v1.ServicePort) (int, bool) {
 // GetObjectMeta gives the informer cache holding pods their key and
 // namespace; it is called a few times per pod event and allocates.
 func (p *Pod) GetObjectMeta() metav1.Object {
-	return &metav1.ObjectMeta{
+	m := &metav1.ObjectMeta{
 		Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
 		Labels: p.Labels, DeletionTimestamp: p.DeletionTimestamp,
 	}
+	if p.initialEventsEnd {
+		m.Annotations = map[string]string{metav1.InitialEventsAnnotationKey: "true"}
+	}
+	return m
 }
 
 // GetObjectKind and DeepCopyObject make a Pod a runtime.Object.
@@ -249,3 +222,57 @@ func (p *Pod) DeepCopyObject() runtime.Object {
 	p.ReadySince.DeepCopyInto(&out.ReadySince)
 	return &out
 }
+
+// internLabels returns a map equal to labels, shared with the pods that
+// have the same labels (those of one ReplicaSet, typically).
+func internLabels(labels map[string]string) map[string]string {
+	if len(labels) == 0 {
+		return labels
+	}
+	var buf [16]labelPair
+	pairs := buf[:0]
+	for k, v := range labels {
+		pairs = append(pairs, labelPair{k, v})
+	}
+	return internLabelPairs(pairs)
+}
+
+type labelPair struct{ key, value string }
+
+// internLabelPairs returns the interned map holding pairs (distinct keys),
+// creating it if needed; pairs may be views into a buffer (see view). The
+// lookup key is built on the stack; label keys and values hold no NUL.
+func internLabelPairs(pairs []labelPair) map[string]string {
+	slices.SortFunc(pairs, func(a, b labelPair) int { return strings.Compare(a.key, b.key) })
+	var buf [512]byte
+	key := buf[:0]
+	for _, p := range pairs {
+		key = append(key, p.key...)
+		key = append(key, 0)
+		key = append(key, p.value...)
+		key = append(key, 0)
+	}
+	labelsIntern.Lock()
+	defer labelsIntern.Unlock()
+	if m, ok := labelsIntern.m[string(key)]; ok {
+		return m
+	}
+	m := make(map[string]string, len(pairs))
+	for _, p := range pairs {
+		m[strings.Clone(p.key)] = strings.Clone(p.value)
+	}
+	if len(labelsIntern.m) >= maxInternedLabels {
+		clear(labelsIntern.m) // many unique label sets (StatefulSet pods): start over
+	}
+	labelsIntern.m[string(key)] = m
+	return m
+}
+
+// maxInternedLabels bounds the interned label maps; once full, the table
+// starts over, so maps no pod uses any more are not kept for long.
+const maxInternedLabels = 16384
+
+var labelsIntern = struct {
+	sync.Mutex
+	m map[string]map[string]string
+}{m: map[string]map[string]string{}}
