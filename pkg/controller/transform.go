@@ -11,13 +11,16 @@ import (
 
 // NewInformerFactory returns the informer factory the controller expects:
 // caches trimmed to what the controller reads, for all namespaces or for
-// one (tests).
+// one (tests). Pods are read as protobuf and decoded straight into
+// endpoints.Pod.
 func NewInformerFactory(client kubernetes.Interface, namespace string) informers.SharedInformerFactory {
 	opts := []informers.SharedInformerOption{informers.WithTransform(trim)}
 	if namespace != "" {
 		opts = append(opts, informers.WithNamespace(namespace))
 	}
-	return informers.NewSharedInformerFactoryWithOptions(client, 0, opts...)
+	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, opts...)
+	useLeanPods(factory, client, namespace)
+	return factory
 }
 
 // trim drops what the controller never reads before objects enter the
@@ -27,7 +30,7 @@ func NewInformerFactory(client kubernetes.Interface, namespace string) informers
 // annotations, since updates write them back.
 func trim(obj any) (any, error) {
 	switch o := obj.(type) {
-	case *v1.Pod:
+	case *v1.Pod: // from a client that is not a REST client
 		return endpoints.NewPod(o), nil
 	case *v1.Service:
 		o.ManagedFields = nil

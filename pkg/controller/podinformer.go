@@ -1,0 +1,83 @@
+package controller
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints"
+)
+
+const protobuf = "application/vnd.kubernetes.protobuf"
+
+// podScheme decodes pods and pod lists into endpoints.Pod(List) instead of
+// v1.Pod(List): straight from protobuf, skipping what the controller never
+// reads (most of a pod), without building the full object first.
+var podScheme = func() *runtime.Scheme {
+	s := runtime.NewScheme()
+	s.AddKnownTypeWithName(v1.SchemeGroupVersion.WithKind("Pod"), &endpoints.Pod{})
+	s.AddKnownTypeWithName(v1.SchemeGroupVersion.WithKind("PodList"), &endpoints.PodList{})
+	metav1.AddToGroupVersion(s, v1.SchemeGroupVersion) // watch events, status errors
+	return s
+}()
+
+// useLeanPods makes factory's pod informer decode pods with podScheme,
+// through the same HTTP client, server and rate limiter as client. It
+// does nothing for a client that is not a REST client (fakes in unit
+// tests): pods are then converted by trim.
+func useLeanPods(factory informers.SharedInformerFactory, client kubernetes.Interface, namespace string) {
+	rc, ok := client.CoreV1().RESTClient().(*rest.RESTClient)
+	if !ok || rc == nil {
+		return
+	}
+	base := rc.Get().URL()
+	base.Path = strings.TrimSuffix(base.Path, "/api/v1")
+	codecs := serializer.NewCodecFactory(podScheme).WithoutConversion()
+	pods, err := rest.NewRESTClient(base, "/api/v1", rest.ClientContentConfig{
+		// Protobuf only: a JSON answer would not decode into Pods.
+		AcceptContentTypes: protobuf,
+		ContentType:        protobuf,
+		GroupVersion:       v1.SchemeGroupVersion,
+		Negotiator:         runtime.NewClientNegotiator(codecs, v1.SchemeGroupVersion),
+	}, rc.GetRateLimiter(), rc.Client)
+	if err != nil {
+		return
+	}
+	request := func(opts *metav1.ListOptions) *rest.Request {
+		var timeout time.Duration
+		if opts.TimeoutSeconds != nil {
+			timeout = time.Duration(*opts.TimeoutSeconds) * time.Second
+		}
+		return pods.Get().Namespace(namespace).Resource("pods").
+			VersionedParams(opts, metav1.ParameterCodec).Timeout(timeout)
+	}
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			list := &endpoints.PodList{}
+			if err := request(&opts).Do(ctx).Into(list); err != nil {
+				return nil, err
+			}
+			return list, nil
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			opts.Watch = true
+			return request(&opts).Watch(ctx)
+		},
+	}
+	factory.InformerFor(&v1.Pod{}, func(_ kubernetes.Interface, resync time.Duration) cache.SharedIndexInformer {
+		return cache.NewSharedIndexInformerWithOptions(lw, &endpoints.Pod{}, cache.SharedIndexInformerOptions{
+			ResyncPeriod: resync,
+			Indexers:     cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc},
+		})
+	})
+}
