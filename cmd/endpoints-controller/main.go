@@ -77,6 +77,12 @@ func restConfig(o *options) (*rest.Config, error) {
 	// The controller runs next to the API server: compressing every watch
 	// event costs both ends more than the bytes it saves.
 	cfg.DisableCompression = !o.compression
+	// HTTP/2 multiplexes everything over one TLS connection whose framing
+	// and flow control cost the controller more CPU than extra HTTP/1.1
+	// connections do.
+	if !o.http2 {
+		cfg.TLSClientConfig.NextProtos = []string{"http/1.1"}
+	}
 	cfg.UserAgent = "endpoints-controller/" + version.Version
 	// v1 Endpoints answer every request with a deprecation warning: once is
 	// enough.
