@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/klog/v2"
 
 	"github.com/endpoints-controller/endpoints-controller/pkg/controller"
@@ -105,20 +106,33 @@ func run(ctx context.Context, o *options) error {
 	if err != nil {
 		return err
 	}
+	// One token bucket for everything: the informers' and leader
+	// election's client takes from it per request; Endpoints writes go
+	// through an unlimited client and take their token before computing
+	// what to write (see controller.Options.WriteLimiter).
+	limiter := flowcontrol.NewTokenBucketRateLimiter(cfg.QPS, cfg.Burst)
+	cfg.RateLimiter = limiter
 	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	writeCfg := rest.CopyConfig(cfg)
+	writeCfg.RateLimiter = flowcontrol.NewFakeAlwaysRateLimiter()
+	writeClient, err := kubernetes.NewForConfig(writeCfg)
 	if err != nil {
 		return err
 	}
 	klog.InfoS("Starting", "version", version.Version, "leaderElect", o.leaderElect, "shadow", o.shadow)
 
 	factory := controller.NewInformerFactory(client, "")
-	c, err := controller.New(client, factory, controller.Options{
+	c, err := controller.New(writeClient, factory, controller.Options{
 		Workers:      o.workers,
 		BatchPeriod:  o.batchPeriod,
 		ResyncPeriod: o.resyncPeriod,
 		ManagedBy:    o.managedBy,
 		Shadow:       o.shadow,
 		Metrics:      m,
+		WriteLimiter: limiter,
 	})
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 
@@ -56,6 +57,11 @@ type Options struct {
 	// MaxRetryDelay caps the per-Service backoff after failed syncs
 	// (default 60s).
 	MaxRetryDelay time.Duration
+	// WriteLimiter, if set, paces writes: a sync that has something to
+	// write waits for a token here, then computes again. The client given
+	// to New must then not rate-limit itself; share one limiter with the
+	// informers' client so that the total stays within --kube-api-qps.
+	WriteLimiter flowcontrol.RateLimiter
 }
 
 func (o *Options) defaults() {

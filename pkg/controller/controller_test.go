@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/util/flowcontrol"
 
 	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints"
 )
@@ -292,5 +293,48 @@ func TestOnPodQueuesAffectedServices(t *testing.T) {
 	h.c.onPod(endpoints.NewPod(cur2), endpoints.NewPod(cur2)) // resync: same resource version
 	if got := drain(); len(got) != 0 {
 		t.Errorf("resync queued %v", got)
+	}
+}
+
+// waitHook is a rate limiter with no token at hand: Wait runs hook first,
+// standing for whatever changes while a write waits for its turn.
+type waitHook struct {
+	flowcontrol.RateLimiter
+	hook  func()
+	waits int
+}
+
+func (w *waitHook) TryAccept() bool { return false }
+func (w *waitHook) Wait(context.Context) error {
+	w.waits++
+	w.hook()
+	return nil
+}
+
+// A write held up by the rate limit carries the changes made while it
+// waited, instead of writing stale Endpoints and then again.
+func TestRateLimitedWriteIsComputedAfterTheWait(t *testing.T) {
+	h := newHarness(t, testService(), testPod("a", "10.0.0.1", true))
+	limiter := &waitHook{hook: func() { h.cache(testPod("b", "10.0.0.2", false)) }}
+	h.c.opts.WriteLimiter = limiter
+	if err := h.sync("ns/web"); err != nil {
+		t.Fatal(err)
+	}
+	if limiter.waits != 1 || h.actions("create") != 1 {
+		t.Fatalf("waits = %d, actions %v; want one wait, one create", limiter.waits, h.client.Actions())
+	}
+	ep, err := h.client.CoreV1().Endpoints("ns").Get(context.Background(), "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := ep.Subsets; len(s) != 1 || len(s[0].Addresses) != 1 || len(s[0].NotReadyAddresses) != 1 {
+		t.Fatalf("subsets = %+v; want a ready and a not-ready address", s)
+	}
+	// Nothing is left over, so nothing waits for a token.
+	if err := h.sync("ns/web"); err != nil {
+		t.Fatal(err)
+	}
+	if limiter.waits != 1 || len(h.client.Actions()) != 2 {
+		t.Fatalf("no-op sync waited or wrote: waits = %d, actions %v", limiter.waits, h.client.Actions())
 	}
 }

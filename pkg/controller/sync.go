@@ -29,10 +29,53 @@ func (c *Controller) syncService(ctx context.Context, key string) error {
 	defer func() {
 		logger.V(4).Info("Finished syncing service endpoints", "service", key, "duration", time.Since(start))
 	}()
+	w, err := c.plan(ctx, key)
+	if w == nil || err != nil {
+		return err
+	}
+	if l := c.opts.WriteLimiter; l != nil && !l.TryAccept() {
+		// Rate-limited: compute again once allowed to write, so that the
+		// write carries every change made while it waited instead of
+		// leaving them to another write.
+		if err := l.Wait(ctx); err != nil {
+			return err
+		}
+		earlier := w.trigger
+		if w, err = c.plan(ctx, key); w == nil || err != nil {
+			return err
+		}
+		w.trigger = earliest(earlier, w.trigger)
+	}
+	if w.delete {
+		return c.deleteEndpoints(ctx, key, w.ns, w.name)
+	}
+	logger.V(4).Info("Writing endpoints", "service", key, "create", w.create)
+	// Trigger times from before this process started (a Service's creation,
+	// seen at the first sync after a restart or takeover) say nothing about
+	// this controller's latency: they are written but not measured.
+	measured := w.trigger
+	if measured.Before(c.startTime) {
+		measured = time.Time{}
+	}
+	return c.write(ctx, key, w.svc, w.create, w.ep, measured)
+}
+
+// pendingWrite is what a sync has to write.
+type pendingWrite struct {
+	delete   bool // the Service is gone: delete ns/name
+	ns, name string
+	create   bool
+	svc      *v1.Service
+	ep       *v1.Endpoints
+	trigger  time.Time
+}
+
+// plan works out what to write for one Service: nil when nothing.
+func (c *Controller) plan(ctx context.Context, key string) (*pendingWrite, error) {
 	ns, name, err := cache.SplitMetaNamespaceKey(key)
 	if err != nil {
-		logger.Error(err, "Dropping malformed key", "key", key)
-		return nil
+		klog.FromContext(ctx).Error(err, "Dropping malformed key", "key", key)
+		return nil, nil
 	}
 
 	svc, err := c.services.Services(ns).Get(name)
@@ -40,22 +83,22 @@ func (c *Controller) syncService(ctx context.Context, key string) error {
 		c.triggerTimes.forget(key)
 		if c.opts.Shadow {
 			c.shadowForget(key)
-			return nil
+			return nil, nil
 		}
-		return c.deleteEndpoints(ctx, key, ns, name)
+		return &pendingWrite{delete: true, ns: ns, name: name}, nil
 	} else if err != nil {
-		return err
+		return nil, err
 	}
 	if svc.Spec.Type == v1.ServiceTypeExternalName || len(svc.Spec.Selector) == 0 {
 		// No endpoints from this controller: selector-less Services get
 		// theirs from users (an empty selector reaches clients as none).
 		c.shadowForget(key)
-		return nil
+		return nil, nil
 	}
 
 	pods, err := selectedPods(c.podIndex, ns, svc.Spec.Selector)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Computed on every sync, no-op or not, so the tracker stays current.
 	triggerTime := c.triggerTimes.compute(key, svc, pods)
@@ -64,14 +107,14 @@ func (c *Controller) syncService(ctx context.Context, key string) error {
 
 	cached, err := c.endpoints.Endpoints(ns).Get(name)
 	if err != nil && !apierrors.IsNotFound(err) {
-		return err
+		return nil, err
 	}
 	if cached == nil || err != nil {
 		cached = nil
 	}
 	if c.opts.Shadow {
-		c.shadowCompare(logger, key, cached, desired)
-		return nil
+		c.shadowCompare(klog.FromContext(ctx), key, cached, desired)
+		return nil, nil
 	}
 	cur, lagging := c.written.current(key, cached)
 	upToDate := endpoints.UpToDate
@@ -84,19 +127,21 @@ func (c *Controller) syncService(ctx context.Context, key string) error {
 			// has caught up, in case the object changed meanwhile.
 			c.queue.AddAfter(key, recheckLagging)
 		}
-		return nil
+		return nil, nil
 	}
+	return &pendingWrite{
+		ns: ns, name: name, create: cur == nil, svc: svc,
+		ep:      endpoints.Apply(cur, svc, desired, triggerTime),
+		trigger: triggerTime,
+	}, nil
+}
 
-	ep := endpoints.Apply(cur, svc, desired, triggerTime)
-	logger.V(4).Info("Writing endpoints", "service", key, "ready", res.Ready, "notReady", res.NotReady, "create", cur == nil)
-	// Trigger times from before this process started (a Service's creation,
-	// seen at the first sync after a restart or takeover) say nothing about
-	// this controller's latency: they are written but not measured.
-	measured := triggerTime
-	if measured.Before(c.startTime) {
-		measured = time.Time{}
+// earliest is the earlier of two trigger times, zero meaning none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
 	}
-	return c.write(ctx, key, svc, cur == nil, ep, measured)
+	return a
 }
 
 // write creates or updates ep and records the result.
