@@ -60,7 +60,7 @@ func (c *Controller) endpointsHandler() cache.ResourceEventHandler {
 			return
 		}
 		key := ep.Namespace + "/" + ep.Name
-		if c.written.isOwnWrite(key, ep.ResourceVersion) {
+		if c.written.caughtUp(key, ep.ResourceVersion) {
 			return
 		}
 		// Only Endpoints of a Service: orphans are left to the start-up

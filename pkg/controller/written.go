@@ -43,6 +43,7 @@ func newWrittenTracker() *writtenTracker {
 // record stores the object the API server returned for a write;
 // canonical tells its subsets are in canonical form.
 func (t *writtenTracker) record(key string, ep *v1.Endpoints, canonical bool) {
+	ep.ManagedFields = nil // as trimmed in the cache; never read
 	rv, err := strconv.ParseUint(ep.ResourceVersion, 10, 64)
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -97,10 +98,18 @@ func (t *writtenTracker) current(key string, cached *v1.Endpoints) (cur *v1.Endp
 	return w.ep, true
 }
 
-// isOwnWrite reports whether rv is the version this controller last wrote.
-func (t *writtenTracker) isOwnWrite(key, rv string) bool {
+// caughtUp is told that the cache now holds version rv of key's
+// Endpoints. It reports whether that is the version this controller last
+// wrote (an echo, nothing to re-check), and then drops the written copy:
+// the cache has the same object, and thousands of copies kept until the
+// next sync of each Service would double the memory of the Endpoints.
+func (t *writtenTracker) caughtUp(key, rv string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	w, ok := t.m[key]
-	return ok && strconv.FormatUint(w.rv, 10) == rv
+	if !ok || strconv.FormatUint(w.rv, 10) != rv {
+		return false
+	}
+	delete(t.m, key)
+	return true
 }

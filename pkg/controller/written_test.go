@@ -18,8 +18,11 @@ func TestWrittenTracker(t *testing.T) {
 		t.Fatalf("no record: got %s lag %v", cur.ResourceVersion, lag)
 	}
 	w.record("k", epAt("10"), true)
-	if !w.isOwnWrite("k", "10") || w.isOwnWrite("k", "9") {
-		t.Fatal("isOwnWrite")
+	if w.caughtUp("k", "9") || !w.caughtUp("k", "10") {
+		t.Fatal("caughtUp: only the written version is an echo")
+	}
+	if _, ok := w.m["k"]; ok || !w.isCanonical("k", epAt("10")) {
+		t.Fatal("caughtUp must drop the copy and keep the canonical mark")
 	}
 	for _, tc := range []struct {
 		cached  *v1.Endpoints
