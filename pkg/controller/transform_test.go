@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -44,5 +45,41 @@ func TestTrimKeepsWhatEndpointsAreMadeOf(t *testing.T) {
 	}
 	if !p.Ready || len(p.Ports) != 2 {
 		t.Fatalf("not trimmed: %+v", p)
+	}
+}
+
+// A trimmed Service must give exactly the Endpoints the full one gives.
+func TestTrimServiceKeepsWhatEndpointsAreMadeOf(t *testing.T) {
+	pods := []*endpoints.Pod{
+		endpoints.NewPod(testPod("a", "10.0.0.1", true)),
+		endpoints.NewPod(testPod("b", "10.0.0.2", false)),
+	}
+	for name, mutate := range map[string]func(*v1.Service){
+		"plain":            func(*v1.Service) {},
+		"headless":         func(s *v1.Service) { s.Spec.ClusterIP = v1.ClusterIPNone },
+		"publishNotReady":  func(s *v1.Service) { s.Spec.PublishNotReadyAddresses = true },
+		"IPv6 first":       func(s *v1.Service) { s.Spec.IPFamilies = []v1.IPFamily{v1.IPv6Protocol, v1.IPv4Protocol} },
+		"external name":    func(s *v1.Service) { s.Spec.Type = v1.ServiceTypeExternalName },
+		"labels copied":    func(s *v1.Service) { s.Labels = map[string]string{"team": "a"} },
+		"no ports":         func(s *v1.Service) { s.Spec.Ports = nil },
+		"named targetPort": func(s *v1.Service) { s.Spec.Ports[0].TargetPort = intstr.FromString("http") },
+	} {
+		full := testService()
+		full.Annotations = map[string]string{"big": "x"}
+		full.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}
+		full.Spec.ClusterIPs = []string{full.Spec.ClusterIP}
+		full.Spec.IPFamilies = []v1.IPFamily{v1.IPv4Protocol}
+		full.Status.LoadBalancer.Ingress = []v1.LoadBalancerIngress{{IP: "1.2.3.4"}}
+		mutate(full)
+		trimmed, _ := trim(full.DeepCopy())
+		s := trimmed.(*v1.Service)
+		if s.Annotations != nil || s.ManagedFields != nil || s.Spec.ClusterIPs != nil || s.Status.LoadBalancer.Ingress != nil {
+			t.Errorf("%s: not trimmed: %+v", name, s)
+		}
+		want := endpoints.Desire(full, endpoints.Compute(full, pods).Subsets, endpoints.DefaultManagedBy)
+		got := endpoints.Desire(s, endpoints.Compute(s, pods).Subsets, endpoints.DefaultManagedBy)
+		if !equality.Semantic.DeepEqual(got, want) {
+			t.Errorf("%s: trimmed Service gives\n%+v\nwant\n%+v", name, got, want)
+		}
 	}
 }
