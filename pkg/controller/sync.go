@@ -49,7 +49,7 @@ func (c *Controller) syncService(ctx context.Context, key string) error {
 	if w.delete {
 		return c.deleteEndpoints(ctx, key, w.ns, w.name)
 	}
-	logger.V(4).Info("Writing endpoints", "service", key, "create", w.create)
+	logger.V(4).Info("Writing endpoints", "service", key, "ready", w.ready, "notReady", w.notReady, "create", w.create)
 	// Trigger times from before this process started (a Service's creation,
 	// seen at the first sync after a restart or takeover) say nothing about
 	// this controller's latency: they are written but not measured.
@@ -68,6 +68,8 @@ type pendingWrite struct {
 	svc      *v1.Service
 	ep       *v1.Endpoints
 	trigger  time.Time
+	// ready and notReady count the addresses, for the log.
+	ready, notReady int
 }
 
 // plan works out what to write for one Service: nil when nothing.
@@ -133,6 +135,7 @@ func (c *Controller) plan(ctx context.Context, key string) (*pendingWrite, error
 		ns: ns, name: name, create: cur == nil, svc: svc,
 		ep:      endpoints.Apply(cur, svc, desired, triggerTime),
 		trigger: triggerTime,
+		ready:   res.Ready, notReady: res.NotReady,
 	}, nil
 }
 
