@@ -97,7 +97,7 @@ func restConfig(o *options) (*rest.Config, error) {
 // syncs and writes.
 func run(ctx context.Context, o *options) error {
 	// Whatever ends run also stops the informers and servers, so that an
-	// error is reported instead of hanging in factory.Shutdown.
+	// error is reported instead of hanging in inf.Shutdown.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	m := metrics.New()
@@ -124,8 +124,8 @@ func run(ctx context.Context, o *options) error {
 	}
 	klog.InfoS("Starting", "version", version.Version, "leaderElect", o.leaderElect, "shadow", o.shadow)
 
-	factory := controller.NewInformerFactory(client, "")
-	c, err := controller.New(writeClient, factory, controller.Options{
+	inf := controller.NewInformers(client, "")
+	c, err := controller.New(writeClient, inf, controller.Options{
 		Workers:      o.workers,
 		BatchPeriod:  o.batchPeriod,
 		ResyncPeriod: o.resyncPeriod,
@@ -146,8 +146,8 @@ func run(ctx context.Context, o *options) error {
 		return err
 	}
 
-	factory.Start(ctx.Done())
-	defer factory.Shutdown()
+	inf.Start(ctx.Done())
+	defer inf.Shutdown()
 	if !o.leaderElect {
 		m.SetLeader(true)
 		c.Run(ctx)

@@ -4,7 +4,6 @@ package controller
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 	v1 "k8s.io/api/core/v1"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -87,6 +85,7 @@ type Controller struct {
 	services  corelisters.ServiceLister
 	svcIndex  cache.Indexer
 	podIndex  cache.Indexer
+	epIndex   cache.Indexer
 	endpoints corelisters.EndpointsLister
 	synced    []cache.InformerSynced
 
@@ -106,22 +105,13 @@ type Controller struct {
 	started chan struct{}
 }
 
-// New wires a Controller to the informers of factory. Start the factory
-// after New and before or after Run.
-func New(client kubernetes.Interface, factory informers.SharedInformerFactory, opts Options) (*Controller, error) {
+// New wires a Controller to inf. Start inf after New, before or after Run.
+func New(client kubernetes.Interface, inf *Informers, opts Options) (*Controller, error) {
 	opts.defaults()
-	svcInformer := factory.Core().V1().Services()
-	podInformer := factory.Core().V1().Pods()
-	epInformer := factory.Core().V1().Endpoints()
-
 	broadcaster := record.NewBroadcaster()
 	c := &Controller{
-		opts:      opts,
-		client:    client,
-		services:  svcInformer.Lister(),
-		svcIndex:  svcInformer.Informer().GetIndexer(),
-		podIndex:  podInformer.Informer().GetIndexer(),
-		endpoints: epInformer.Lister(),
+		opts:   opts,
+		client: client,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedMaxOfRateLimiter(
 				workqueue.NewTypedItemExponentialFailureRateLimiter[string](5*time.Millisecond, opts.MaxRetryDelay),
@@ -141,23 +131,12 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		shadow:    shadowState{mismatched: map[string]string{}},
 	}
 
-	if err := podInformer.Informer().AddIndexers(cache.Indexers{byLabel: podLabelIndex}); err != nil {
-		return nil, fmt.Errorf("adding the pod label index: %w", err)
-	}
-	for _, reg := range []struct {
-		inf cache.SharedIndexInformer
-		h   cache.ResourceEventHandler
-	}{
-		{svcInformer.Informer(), c.serviceHandler()},
-		{podInformer.Informer(), c.podHandler()},
-		{epInformer.Informer(), c.endpointsHandler()},
-	} {
-		r, err := reg.inf.AddEventHandler(reg.h)
-		if err != nil {
-			return nil, fmt.Errorf("adding event handler: %w", err)
-		}
-		c.synced = append(c.synced, r.HasSynced)
-	}
+	c.synced = make([]cache.InformerSynced, 3)
+	c.svcIndex, c.synced[0] = inf.add(inf.services, &v1.Service{}, c.serviceHandler(), nil)
+	c.podIndex, c.synced[1] = inf.add(inf.pods, inf.podType, c.podHandler(), cache.Indexers{byLabel: podLabelIndex})
+	c.epIndex, c.synced[2] = inf.add(inf.endpoints, &v1.Endpoints{}, c.endpointsHandler(), nil)
+	c.services = corelisters.NewServiceLister(c.svcIndex)
+	c.endpoints = corelisters.NewEndpointsLister(c.epIndex)
 	return c, nil
 }
 

@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/util/flowcontrol"
@@ -25,10 +24,9 @@ import (
 // harness is a controller over a fake clientset whose informer caches are
 // filled by hand, so each test decides exactly what the cache says.
 type harness struct {
-	t       *testing.T
-	client  *fake.Clientset
-	factory informers.SharedInformerFactory
-	c       *Controller
+	t      *testing.T
+	client *fake.Clientset
+	c      *Controller
 }
 
 func newHarness(t *testing.T, objs ...runtime.Object) *harness {
@@ -42,12 +40,11 @@ func newHarness(t *testing.T, objs ...runtime.Object) *harness {
 		}
 		return false, nil, nil
 	})
-	factory := informers.NewSharedInformerFactory(client, 0)
-	c, err := New(client, factory, Options{})
+	c, err := New(client, NewInformers(client, ""), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, client: client, factory: factory, c: c}
+	h := &harness{t: t, client: client, c: c}
 	for _, o := range objs {
 		h.cache(o)
 	}
@@ -59,12 +56,12 @@ func (h *harness) cache(obj runtime.Object) {
 	var err error
 	switch o := obj.(type) {
 	case *v1.Service:
-		err = h.factory.Core().V1().Services().Informer().GetIndexer().Add(o)
+		err = h.c.svcIndex.Add(o)
 		h.c.selectors.set(o.Namespace+"/"+o.Name, o.Namespace, o.Spec.Selector) // as the handler does
 	case *v1.Pod:
-		err = h.factory.Core().V1().Pods().Informer().GetIndexer().Add(endpoints.NewPod(o)) // as trim does
+		err = h.c.podIndex.Add(endpoints.NewPod(o)) // as trim does
 	case *v1.Endpoints:
-		err = h.factory.Core().V1().Endpoints().Informer().GetIndexer().Add(o)
+		err = h.c.epIndex.Add(o)
 	}
 	if err != nil {
 		h.t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
@@ -31,14 +30,20 @@ var podScheme = func() *runtime.Scheme {
 	return s
 }()
 
-// useLeanPods makes factory's pod informer decode pods with podScheme,
-// through the same HTTP client, server and rate limiter as client. It
-// does nothing for a client that is not a REST client (fakes in unit
-// tests): pods are then converted by trim.
-func useLeanPods(factory informers.SharedInformerFactory, client kubernetes.Interface, namespace string) {
+// podListWatch lists and watches pods with podScheme, through the same
+// HTTP client, server and rate limiter as client. A client that is not a
+// REST client (fakes in unit tests) gets the typed client's v1.Pods,
+// which trim converts.
+func podListWatch(client kubernetes.Interface, namespace string) (cache.ListerWatcher, runtime.Object) {
+	typed := func() (cache.ListerWatcher, runtime.Object) {
+		pods := client.CoreV1().Pods(namespace)
+		return listWatch(client,
+			func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return pods.List(ctx, o) },
+			pods.Watch), &v1.Pod{}
+	}
 	rc, ok := client.CoreV1().RESTClient().(*rest.RESTClient)
 	if !ok || rc == nil {
-		return
+		return typed()
 	}
 	base := rc.Get().URL()
 	base.Path = strings.TrimSuffix(base.Path, "/api/v1")
@@ -51,7 +56,7 @@ func useLeanPods(factory informers.SharedInformerFactory, client kubernetes.Inte
 		Negotiator:         runtime.NewClientNegotiator(codecs, v1.SchemeGroupVersion),
 	}, rc.GetRateLimiter(), rc.Client)
 	if err != nil {
-		return
+		return typed()
 	}
 	request := func(opts *metav1.ListOptions) *rest.Request {
 		var timeout time.Duration
@@ -61,7 +66,7 @@ func useLeanPods(factory informers.SharedInformerFactory, client kubernetes.Inte
 		return pods.Get().Namespace(namespace).Resource("pods").
 			VersionedParams(opts, metav1.ParameterCodec).Timeout(timeout)
 	}
-	lw := &cache.ListWatch{
+	return &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 			list := &endpoints.PodList{}
 			if err := request(&opts).Do(ctx).Into(list); err != nil {
@@ -73,11 +78,5 @@ func useLeanPods(factory informers.SharedInformerFactory, client kubernetes.Inte
 			opts.Watch = true
 			return request(&opts).Watch(ctx)
 		},
-	}
-	factory.InformerFor(&v1.Pod{}, func(_ kubernetes.Interface, resync time.Duration) cache.SharedIndexInformer {
-		return cache.NewSharedIndexInformerWithOptions(lw, &endpoints.Pod{}, cache.SharedIndexInformerOptions{
-			ResyncPeriod: resync,
-			Indexers:     cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc},
-		})
-	})
+	}, &endpoints.Pod{}
 }

@@ -3,26 +3,10 @@ package controller
 import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints"
 )
-
-// NewInformerFactory returns the informer factory the controller expects:
-// caches trimmed to what the controller reads, for all namespaces or for
-// one (tests). Pods are read as protobuf and decoded straight into
-// endpoints.Pod.
-func NewInformerFactory(client kubernetes.Interface, namespace string) informers.SharedInformerFactory {
-	opts := []informers.SharedInformerOption{informers.WithTransform(trim)}
-	if namespace != "" {
-		opts = append(opts, informers.WithNamespace(namespace))
-	}
-	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, opts...)
-	useLeanPods(factory, client, namespace)
-	return factory
-}
 
 // trim drops what the controller never reads before objects enter the
 // caches: pods become endpoints.Pod (identity, labels, the fields an

@@ -41,16 +41,16 @@ func TestConvergesAfterFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	factory := controller.NewInformerFactory(cs, ns)
-	c, err := controller.New(cs, factory, controller.Options{MaxRetryDelay: 5 * time.Second})
+	inf := controller.NewInformers(cs, ns)
+	c, err := controller.New(cs, inf, controller.Options{MaxRetryDelay: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
-	factory.Start(runCtx.Done())
+	inf.Start(runCtx.Done())
 	go func() { defer close(done); c.Run(runCtx) }()
-	defer func() { stop(); <-done; factory.Shutdown() }()
+	defer func() { stop(); <-done; inf.Shutdown() }()
 
 	pods := seedServices(t, admin, ns)
 	framework.Eventually(t, 60*time.Second, func() error { return check(ctx, admin, ns) })

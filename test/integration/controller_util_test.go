@@ -37,16 +37,16 @@ func newEnv(t *testing.T) *env {
 // startController runs the controller on e's namespace until the test ends.
 func (e *env) startController(opts controller.Options) {
 	e.t.Helper()
-	factory := controller.NewInformerFactory(e.controllerCS, e.ns)
-	c, err := controller.New(e.controllerCS, factory, opts)
+	inf := controller.NewInformers(e.controllerCS, e.ns)
+	c, err := controller.New(e.controllerCS, inf, opts)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	factory.Start(ctx.Done())
+	inf.Start(ctx.Done())
 	go func() { defer close(done); c.Run(ctx) }()
-	e.t.Cleanup(func() { cancel(); <-done; factory.Shutdown() })
+	e.t.Cleanup(func() { cancel(); <-done; inf.Shutdown() })
 	framework.Eventually(e.t, 30*time.Second, func() error {
 		if !c.HasSynced() {
 			return fmt.Errorf("controller not synced")

@@ -1,0 +1,87 @@
+package controller
+
+import (
+	"context"
+	"sync"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+)
+
+// Informers are the controller's caches of Services, pods and Endpoints:
+// all namespaces, or one (tests). They are not shared informers: nothing
+// else registers handlers here, so each calls the controller's handler
+// inline as it applies a change to its cache instead of handing every
+// event on to a listener goroutine and its buffer, and none keeps the
+// namespace index a factory adds, which nothing here reads. Caches are
+// trimmed to what the controller reads; pods are read as protobuf
+// straight into endpoints.Pod.
+type Informers struct {
+	services, pods, endpoints cache.ListerWatcher
+	podType                   runtime.Object
+
+	controllers []cache.Controller
+	running     sync.WaitGroup
+}
+
+// NewInformers prepares the informers; New wires them to a Controller.
+func NewInformers(client kubernetes.Interface, namespace string) *Informers {
+	core := client.CoreV1()
+	i := &Informers{
+		services: listWatch(client,
+			func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				return core.Services(namespace).List(ctx, o)
+			},
+			func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				return core.Services(namespace).Watch(ctx, o)
+			}),
+		endpoints: listWatch(client,
+			func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				return core.Endpoints(namespace).List(ctx, o)
+			},
+			func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				return core.Endpoints(namespace).Watch(ctx, o)
+			}),
+	}
+	i.pods, i.podType = podListWatch(client, namespace)
+	return i
+}
+
+// listWatch is what the informer factory would use: the typed client's
+// List and Watch, with watch-list streaming where the client supports it.
+func listWatch(client kubernetes.Interface, list cache.ListWithContextFunc, watchFn cache.WatchFuncWithContext) cache.ListerWatcher {
+	return cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
+		ListWithContextFunc:  list,
+		WatchFuncWithContext: watchFn,
+	}, client)
+}
+
+// add builds one informer whose events go to h and whose objects pass
+// through trim; New calls it once per kind.
+func (i *Informers) add(lw cache.ListerWatcher, objType runtime.Object, h cache.ResourceEventHandler, indexers cache.Indexers) (cache.Indexer, cache.InformerSynced) {
+	if indexers == nil {
+		indexers = cache.Indexers{} // an Indexer, which the listers need
+	}
+	store, ctrl := cache.NewInformerWithOptions(cache.InformerOptions{
+		ListerWatcher: lw,
+		ObjectType:    objType,
+		Handler:       h,
+		Indexers:      indexers,
+		Transform:     trim,
+	})
+	i.controllers = append(i.controllers, ctrl)
+	return store.(cache.Indexer), ctrl.HasSynced
+}
+
+// Start runs the informers New wired until stop is closed.
+func (i *Informers) Start(stop <-chan struct{}) {
+	for _, ctrl := range i.controllers {
+		i.running.Go(func() { ctrl.Run(stop) })
+	}
+}
+
+// Shutdown waits until the informers have stopped; close stop first.
+func (i *Informers) Shutdown() { i.running.Wait() }
