@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"k8s.io/client-go/kubernetes"
@@ -46,6 +47,15 @@ func main() {
 	if err := o.validate(); err != nil {
 		fmt.Fprintf(os.Stderr, "endpoints-controller: invalid flags:\n%v\n", err)
 		os.Exit(2)
+	}
+
+	// One P unless GOMAXPROCS says otherwise: the work is a stream of
+	// small events handed between goroutines, and with more Ps each
+	// hand-off wakes another thread to run it (and idle Ps run GC work).
+	// One P cost 10-15% less CPU and a little less memory at the same
+	// latency in make bench, and still decodes the initial lists as fast.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -122,7 +132,7 @@ func run(ctx context.Context, o *options) error {
 	if err != nil {
 		return err
 	}
-	klog.InfoS("Starting", "version", version.Version, "leaderElect", o.leaderElect, "shadow", o.shadow)
+	klog.InfoS("Starting", "version", version.Version, "gomaxprocs", runtime.GOMAXPROCS(0), "leaderElect", o.leaderElect, "shadow", o.shadow)
 
 	inf := controller.NewInformers(client, "")
 	c, err := controller.New(writeClient, inf, controller.Options{
