@@ -1,6 +1,9 @@
 package controller
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // selectorIndex finds the Services that may select a pod without looking at
 // every Service of its namespace, as the built-in does on each pod event
@@ -8,15 +11,22 @@ import "sync"
 // filed under one pair of its selector: a pod can only be selected by the
 // Services filed under one of its own label pairs.
 type selectorIndex struct {
-	mu      sync.RWMutex
-	byPair  map[labelPair]map[string]map[string]string // pair → Service key → selector
-	filedAs map[string]labelPair                       // Service key → its pair
+	mu sync.RWMutex
+	// A slice, not a map, per pair: most buckets hold one Service, and a
+	// map per Service was the largest thing the controller kept for it.
+	byPair  map[labelPair][]filedService
+	filedAs map[string]labelPair // Service key → its pair
 }
 
 type labelPair struct{ ns, key, value string }
 
+type filedService struct {
+	key      string
+	selector map[string]string
+}
+
 func newSelectorIndex() *selectorIndex {
-	return &selectorIndex{byPair: map[labelPair]map[string]map[string]string{}, filedAs: map[string]labelPair{}}
+	return &selectorIndex{byPair: map[labelPair][]filedService{}, filedAs: map[string]labelPair{}}
 }
 
 // set files the Service key of namespace ns under selector; an empty
@@ -41,12 +51,7 @@ func (x *selectorIndex) set(key, ns string, selector map[string]string) {
 			best, bestLen = p, n
 		}
 	}
-	bucket := x.byPair[best]
-	if bucket == nil {
-		bucket = map[string]map[string]string{}
-		x.byPair[best] = bucket
-	}
-	bucket[key] = selector
+	x.byPair[best] = append(x.byPair[best], filedService{key, selector})
 	x.filedAs[key] = best
 }
 
@@ -63,9 +68,14 @@ func (x *selectorIndex) removeLocked(key string) {
 	}
 	delete(x.filedAs, key)
 	bucket := x.byPair[p]
-	delete(bucket, key)
-	if len(bucket) == 0 {
+	i := slices.IndexFunc(bucket, func(f filedService) bool { return f.key == key })
+	last := len(bucket) - 1
+	bucket[i] = bucket[last]
+	bucket[last] = filedService{} // no reference kept past the length
+	if last == 0 {
 		delete(x.byPair, p)
+	} else {
+		x.byPair[p] = bucket[:last]
 	}
 }
 
@@ -76,8 +86,8 @@ func (x *selectorIndex) candidates(ns string, labels map[string]string, fn func(
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	for k, v := range labels {
-		for key, selector := range x.byPair[labelPair{ns, k, v}] {
-			fn(key, selector)
+		for _, f := range x.byPair[labelPair{ns, k, v}] {
+			fn(f.key, f.selector)
 		}
 	}
 }

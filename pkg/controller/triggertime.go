@@ -1,6 +1,8 @@
 package controller
 
 import (
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,8 +15,9 @@ import (
 // of each write as the built-in does: the Service's creation at its first
 // sync, then the earliest change not seen by the sync before — a pod's
 // Ready transition newer than the one recorded then, or a newer creation
-// time. Per Service it keeps one time per pod, updated in place
-// rather than rebuilt on every sync.
+// time. Per Service it keeps one time per pod, in a slice sorted by pod
+// name (a map per Service cost several times more memory), replaced only
+// when a sync sees a change.
 type triggerTimes struct {
 	mu       sync.Mutex
 	services map[string]*serviceTriggers
@@ -22,13 +25,12 @@ type triggerTimes struct {
 
 type serviceTriggers struct {
 	created time.Time
-	pods    map[string]podTrigger // pod name → its last Ready transition
-	sync    uint32                // counts syncs, to find the pods gone since
+	pods    []podTrigger // by name: each pod's last Ready transition
 }
 
 type podTrigger struct {
+	name string
 	at   time.Time
-	sync uint32
 }
 
 func newTriggerTimes() *triggerTimes {
@@ -43,36 +45,39 @@ func (t *triggerTimes) compute(key string, svc *v1.Service, pods []*endpoints.Po
 	st := t.services[key]
 	isNew := st == nil
 	if isNew {
-		st = &serviceTriggers{pods: make(map[string]podTrigger, len(pods))}
+		st = &serviceTriggers{}
 		t.services[key] = st
 	}
 	t.mu.Unlock()
 
-	st.sync++
 	var earliest time.Time
 	changed := func(at time.Time) {
 		if earliest.IsZero() || at.Before(earliest) {
 			earliest = at
 		}
 	}
-	recorded := 0
+	recorded, same := 0, true
 	for _, pod := range pods {
 		at := pod.ReadySince.Time
 		if at.IsZero() {
 			continue // no Ready condition: nothing to record
 		}
-		if at.After(st.pods[pod.Name].at) {
+		recorded++
+		prev, found := st.lookup(pod.Name)
+		if at.After(prev) {
 			changed(at)
 		}
-		st.pods[pod.Name] = podTrigger{at: at, sync: st.sync}
-		recorded++
+		same = same && found && at.Equal(prev)
 	}
-	if len(st.pods) > recorded {
-		for name, p := range st.pods {
-			if p.sync != st.sync {
-				delete(st.pods, name)
+	if !same || recorded != len(st.pods) {
+		next := make([]podTrigger, 0, recorded)
+		for _, pod := range pods {
+			if at := pod.ReadySince.Time; !at.IsZero() {
+				next = append(next, podTrigger{pod.Name, at})
 			}
 		}
+		slices.SortFunc(next, func(a, b podTrigger) int { return strings.Compare(a.name, b.name) })
+		st.pods = next
 	}
 	if created := svc.CreationTimestamp.Time; created.After(st.created) {
 		changed(created)
@@ -82,6 +87,15 @@ func (t *triggerTimes) compute(key string, svc *v1.Service, pods []*endpoints.Po
 		return svc.CreationTimestamp.Time
 	}
 	return earliest
+}
+
+// lookup returns the Ready transition recorded for pod name.
+func (st *serviceTriggers) lookup(name string) (time.Time, bool) {
+	i, found := slices.BinarySearchFunc(st.pods, name, func(p podTrigger, name string) int { return strings.Compare(p.name, name) })
+	if !found {
+		return time.Time{}, false
+	}
+	return st.pods[i].at, true
 }
 
 // forget drops what is known of a deleted Service.
