@@ -11,8 +11,8 @@ import (
 // trim drops what the controller never reads before objects enter the
 // caches: pods become endpoints.Pod (identity, labels, the fields an
 // address and its ports are made of, readiness), a fifth of their size.
-// Services keep only what Endpoints are computed from. Endpoints keep their
-// annotations, since updates write them back.
+// Services keep only what Endpoints are computed from. Endpoints keep what
+// updates write back (foreign annotations among it), see trimEndpoints.
 func trim(obj any) (any, error) {
 	switch o := obj.(type) {
 	case *v1.Pod: // from a client that is not a REST client
@@ -20,8 +20,7 @@ func trim(obj any) (any, error) {
 	case *v1.Service:
 		return trimService(o), nil
 	case *v1.Endpoints:
-		o.ManagedFields = nil
-		return o, nil
+		return trimEndpoints(o), nil
 	case cache.DeletedFinalStateUnknown:
 		inner, err := trim(o.Obj)
 		o.Obj = inner
@@ -37,11 +36,41 @@ func trimService(s *v1.Service) *v1.Service {
 	return &v1.Service{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: s.Namespace, Name: s.Name, UID: s.UID, ResourceVersion: s.ResourceVersion,
-			Labels: s.Labels, CreationTimestamp: s.CreationTimestamp, DeletionTimestamp: s.DeletionTimestamp,
+			Labels: endpoints.InternLabels(s.Labels), CreationTimestamp: s.CreationTimestamp, DeletionTimestamp: s.DeletionTimestamp,
 		},
 		Spec: v1.ServiceSpec{
-			Type: s.Spec.Type, Selector: s.Spec.Selector, Ports: s.Spec.Ports, ClusterIP: s.Spec.ClusterIP,
+			Type: s.Spec.Type, Selector: endpoints.InternLabels(s.Spec.Selector), Ports: s.Spec.Ports, ClusterIP: s.Spec.ClusterIP,
 			IPFamilies: s.Spec.IPFamilies, PublishNotReadyAddresses: s.Spec.PublishNotReadyAddresses,
 		},
+	}
+}
+
+// trimEndpoints drops from a cached Endpoints what no write or comparison
+// reads: managed fields, and the trigger-time annotation, which every write
+// sets or removes afresh (one map and timestamp per Endpoints). Labels and
+// the strings repeated across addresses are shared.
+func trimEndpoints(ep *v1.Endpoints) *v1.Endpoints {
+	ep.ManagedFields = nil
+	delete(ep.Annotations, v1.EndpointsLastChangeTriggerTime)
+	if len(ep.Annotations) == 0 {
+		ep.Annotations = nil
+	}
+	ep.Labels = endpoints.InternLabels(ep.Labels)
+	for i := range ep.Subsets {
+		internAddresses(ep.Subsets[i].Addresses)
+		internAddresses(ep.Subsets[i].NotReadyAddresses)
+	}
+	return ep
+}
+
+func internAddresses(addrs []v1.EndpointAddress) {
+	for i := range addrs {
+		a := &addrs[i]
+		if a.NodeName != nil {
+			*a.NodeName = endpoints.Intern(*a.NodeName)
+		}
+		if r := a.TargetRef; r != nil {
+			r.Kind, r.Namespace = endpoints.Intern(r.Kind), endpoints.Intern(r.Namespace)
+		}
 	}
 }

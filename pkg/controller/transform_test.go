@@ -1,7 +1,9 @@
 package controller
 
 import (
+	"reflect"
 	"testing"
+	"time"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -81,5 +83,41 @@ func TestTrimServiceKeepsWhatEndpointsAreMadeOf(t *testing.T) {
 		if !equality.Semantic.DeepEqual(got, want) {
 			t.Errorf("%s: trimmed Service gives\n%+v\nwant\n%+v", name, got, want)
 		}
+	}
+}
+
+// A trimmed Endpoints must give the same write as the full one: only the
+// trigger time, which every write sets afresh, is dropped.
+func TestTrimEndpointsKeepsWhatUpdatesWriteBack(t *testing.T) {
+	svc, node := testService(), "node-1"
+	full := &v1.Endpoints{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: svc.Namespace, Name: svc.Name, ResourceVersion: "7", UID: "u",
+			Labels: map[string]string{"team": "a"},
+			Annotations: map[string]string{
+				"foreign": "kept", v1.EndpointsOverCapacity: "truncated",
+				v1.EndpointsLastChangeTriggerTime: "2026-01-01T00:00:00Z",
+			},
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kube-controller-manager"}},
+		},
+		Subsets: []v1.EndpointSubset{{
+			Addresses: []v1.EndpointAddress{{IP: "10.0.0.1", NodeName: &node, TargetRef: &v1.ObjectReference{Kind: "Pod", Namespace: "ns", Name: "a"}}},
+			Ports:     []v1.EndpointPort{{Port: 80, Protocol: v1.ProtocolTCP}},
+		}},
+	}
+	d := endpoints.Desire(svc, nil, endpoints.DefaultManagedBy)
+	for _, trigger := range []time.Time{{}, time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)} {
+		want := endpoints.Apply(full.DeepCopy(), svc, d, trigger)
+		trimmed, _ := trim(full.DeepCopy())
+		got := endpoints.Apply(trimmed.(*v1.Endpoints), svc, d, trigger)
+		want.ManagedFields = nil
+		if !equality.Semantic.DeepEqual(got, want) {
+			t.Errorf("trigger %v: trimmed Endpoints gives\n%+v\nwant\n%+v", trigger, got, want)
+		}
+	}
+	a, _ := trim(full.DeepCopy())
+	b, _ := trim(full.DeepCopy())
+	if reflect.ValueOf(a.(*v1.Endpoints).Labels).UnsafePointer() != reflect.ValueOf(b.(*v1.Endpoints).Labels).UnsafePointer() {
+		t.Error("equal labels are not shared")
 	}
 }

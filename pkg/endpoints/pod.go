@@ -60,12 +60,12 @@ type NamedPort struct {
 func NewPod(p *v1.Pod) *Pod {
 	out := &Pod{
 		Name:              p.Name,
-		Namespace:         intern(p.Namespace),
+		Namespace:         Intern(p.Namespace),
 		UID:               p.UID,
 		ResourceVersion:   p.ResourceVersion,
-		Labels:            internLabels(p.Labels),
+		Labels:            InternLabels(p.Labels),
 		DeletionTimestamp: p.DeletionTimestamp,
-		NodeName:          intern(p.Spec.NodeName),
+		NodeName:          Intern(p.Spec.NodeName),
 		Hostname:          p.Spec.Hostname,
 		Subdomain:         p.Spec.Subdomain,
 		Phase:             p.Status.Phase,
@@ -92,9 +92,9 @@ func Pods(ps []*v1.Pod) []*Pod {
 	return out
 }
 
-// intern returns the canonical copy of a string repeated across pods
+// Intern returns the canonical copy of a string repeated across objects
 // (namespace, node name), so that the cache holds it once.
-func intern(s string) string {
+func Intern(s string) string {
 	if s == "" {
 		return ""
 	}
@@ -223,9 +223,10 @@ func (p *Pod) DeepCopyObject() runtime.Object {
 	return &out
 }
 
-// internLabels returns a map equal to labels, shared with the pods that
-// have the same labels (those of one ReplicaSet, typically).
-func internLabels(labels map[string]string) map[string]string {
+// InternLabels returns a map equal to labels, shared with every object
+// interned with the same labels (the pods of one ReplicaSet, typically).
+// Nobody may modify it.
+func InternLabels(labels map[string]string) map[string]string {
 	if len(labels) == 0 {
 		return labels
 	}

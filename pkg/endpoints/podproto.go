@@ -51,7 +51,7 @@ func (p *Pod) unmarshalMeta(data []byte) error {
 		case 1:
 			p.Name = string(b)
 		case 3:
-			p.Namespace = intern(string(b))
+			p.Namespace = Intern(string(b))
 		case 5:
 			p.UID = types.UID(b)
 		case 6:
@@ -87,7 +87,7 @@ func (p *Pod) unmarshalSpec(data []byte, ports *podPorts) error {
 		case 20:
 			return ports.addContainer(b, true)
 		case 10:
-			p.NodeName = intern(string(b))
+			p.NodeName = Intern(string(b))
 		case 16:
 			p.Hostname = string(b)
 		case 17:
