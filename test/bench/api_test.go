@@ -76,30 +76,11 @@ func seed(ctx context.Context, cs kubernetes.Interface, w *world) error {
 	w.objs = make([]*v1.Pod, len(w.pods))
 	err = parallel(ctx, len(w.pods), seedConcurrency, func(ctx context.Context, i int) error {
 		p := w.pods[i]
-		pod := &v1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Namespace: p.ns, Name: p.name, Labels: p.labels},
-			Spec: v1.PodSpec{
-				NodeName: p.node,
-				Containers: []v1.Container{{
-					Name: "app", Image: "registry.k8s.io/pause:3.10",
-					Ports: []v1.ContainerPort{{Name: "http", ContainerPort: 8080, Protocol: v1.ProtocolTCP}},
-				}},
-			},
-		}
-		created, err := cs.CoreV1().Pods(p.ns).Create(ctx, pod, metav1.CreateOptions{})
+		created, err := cs.CoreV1().Pods(p.ns).Create(ctx, podManifest(p), metav1.CreateOptions{})
 		if err != nil {
 			return err
 		}
-		now := metav1.Now()
-		created.Status = v1.PodStatus{
-			Phase:  v1.PodRunning,
-			PodIP:  p.ip,
-			PodIPs: []v1.PodIP{{IP: p.ip}},
-			Conditions: []v1.PodCondition{
-				{Type: v1.PodScheduled, Status: v1.ConditionTrue, LastTransitionTime: now},
-				{Type: v1.PodReady, Status: v1.ConditionTrue, LastTransitionTime: now},
-			},
-		}
+		created.Status = kubeletStatus(p, metav1.Now())
 		updated, err := cs.CoreV1().Pods(p.ns).UpdateStatus(ctx, created, metav1.UpdateOptions{})
 		if err != nil {
 			return err
@@ -119,15 +100,7 @@ func setPodReady(ctx context.Context, cs kubernetes.Interface, w *world, i int, 
 	cur := w.objs[i]
 	for attempt := 0; ; attempt++ {
 		pod := cur.DeepCopy()
-		status := v1.ConditionFalse
-		if ready {
-			status = v1.ConditionTrue
-		}
-		for j := range pod.Status.Conditions {
-			if c := &pod.Status.Conditions[j]; c.Type == v1.PodReady {
-				c.Status, c.LastTransitionTime = status, metav1.Now()
-			}
-		}
+		setReadiness(&pod.Status, ready, metav1.Now())
 		updated, err := cs.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, pod, metav1.UpdateOptions{})
 		if err == nil {
 			w.objs[i] = updated

@@ -197,8 +197,10 @@ func markdown(reps []*scenarioReport, meta reportMeta) string {
 const methodology = `## Method
 
 One etcd and kube-apiserver on loopback serve both controllers. Each
-workload is seeded once (all pods Ready, with an IP and a node, written
-through the status subresource as a kubelet would); then the built-in
+workload is seeded once: pods as a Deployment creates them (owner
+reference, pod-template-hash label, one container), with the status a
+kubelet writes (Running, an IP and a node, five conditions, a container
+status) through the status subresource; then the built-in
 (` + "`kube-controller-manager --controllers=endpoints-controller`" + `) and this
 controller run over it one after the other, each from the same start state:
 all pods Ready, no Endpoints. Both get ` + "`--concurrent-endpoint-syncs=5`" + ` and the
@@ -208,11 +210,12 @@ workload's ` + "`--kube-api-qps`/`--kube-api-burst`" + `.
   as seen by an Endpoints informer in the test, compared with the ready and
   not-ready IPs the test knows every Service must list. It includes process
   start-up and the initial LIST of Services, pods and Endpoints.
-- **flips**: open loop, at the workload's rate, random pods have their Ready
-  condition flipped (UpdateStatus). A flip's latency runs from the
-  UpdateStatus response until every Service selecting the pod lists its IP
-  in the right list (addresses vs notReadyAddresses); a flip seen before
-  the response arrived counts as 0. A pod whose previous flip is not yet
+- **flips**: open loop, at the workload's rate, random pods have their
+  readiness flipped as a kubelet does it (Ready and ContainersReady
+  conditions, the container's ready flag; UpdateStatus). A flip's latency
+  runs from the UpdateStatus response until every Service selecting the
+  pod lists its IP in the right list (addresses vs notReadyAddresses); a
+  flip seen before the response arrived counts as 0. A pod whose previous flip is not yet
   visible is not flipped again (skipped).
 - **settle**: from the last flip's response until every Endpoints is right.
 - **writes, conflicts, CPU**: from the start of the churn until settled:
