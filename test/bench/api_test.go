@@ -145,11 +145,14 @@ func deleteEndpoints(ctx context.Context, cs kubernetes.Interface, w *world) err
 // it deletes the contents and then finalizes each namespace itself.
 func deleteWorld(ctx context.Context, cs kubernetes.Interface, w *world) error {
 	now := metav1.DeleteOptions{GracePeriodSeconds: new(int64)} // no kubelet to wait for
-	// kube-apiserver deletes a collection one object at a time: do the
-	// namespaces in parallel.
-	err := parallel(ctx, len(w.namespaces), len(w.namespaces), func(ctx context.Context, i int) error {
-		if err := cs.CoreV1().Pods(w.namespaces[i]).DeleteCollection(ctx, now, metav1.ListOptions{}); err != nil {
-			return fmt.Errorf("deleting pods of %s: %w", w.namespaces[i], err)
+	// kube-apiserver deletes a collection one object at a time, within one
+	// request's 60s: 20k pods of one namespace do not fit. Delete them one
+	// by one, many at a time.
+	err := parallel(ctx, len(w.pods), seedConcurrency, func(ctx context.Context, i int) error {
+		p := w.pods[i]
+		err := cs.CoreV1().Pods(p.ns).Delete(ctx, p.name, now)
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting pod %s/%s: %w", p.ns, p.name, err)
 		}
 		return nil
 	})

@@ -176,6 +176,16 @@ func markdown(reps []*scenarioReport, meta reportMeta) string {
 		}
 	}
 
+	if t, missed := targetsTable(reps); t != "" {
+		b.WriteString("\n## Targets\n\n")
+		fmt.Fprintf(&b, "The issue's goals, as ours / built-in in this run (%d missed):\n\n", missed)
+		b.WriteString(t)
+	}
+	if t := calibrationTable(reps); t != "" {
+		b.WriteString("\n## The built-in against the issue's reference figures\n\n")
+		b.WriteString("Whether the workloads load the built-in as the issue's own measurements did (same kind of machine, 5 workers):\n\n")
+		b.WriteString(t)
+	}
 	if t := batchTable(reps); t != "" {
 		b.WriteString("\n## Batching: --endpoint-updates-batch-period=500ms vs 0 (small workload)\n\n")
 		b.WriteString(t)
