@@ -3,6 +3,7 @@ package bench
 import (
 	"crypto/sha256"
 	"fmt"
+	"maps"
 
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -31,9 +32,7 @@ func podManifest(p podSpec) *v1.Pod {
 	owner := p.ns + "/" + p.owner()
 	rs := p.owner() + "-" + hash(owner, 10)
 	labels := map[string]string{"pod-template-hash": hash(owner, 10)}
-	for k, v := range p.labels {
-		labels[k] = v
-	}
+	maps.Copy(labels, p.labels)
 	return &v1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: p.ns, Name: p.name, GenerateName: rs + "-", Labels: labels,
@@ -52,7 +51,8 @@ func podManifest(p podSpec) *v1.Pod {
 	}
 }
 
-// owner is the name of the Deployment pod p belongs to: its first label value.
+// owner is the name of the Deployment pod p belongs to: its app label, or
+// one made from its pod label (onens).
 func (p podSpec) owner() string {
 	if v, ok := p.labels["app"]; ok {
 		return v
