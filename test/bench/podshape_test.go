@@ -30,8 +30,9 @@ func uid(s string) types.UID {
 // podManifest is pod p as its ReplicaSet would create it.
 func podManifest(p podSpec) *v1.Pod {
 	owner := p.ns + "/" + p.owner()
-	rs := p.owner() + "-" + hash(owner, 10)
-	labels := map[string]string{"pod-template-hash": hash(owner, 10)}
+	template := hash(owner, 10)
+	rs := p.owner() + "-" + template
+	labels := map[string]string{"pod-template-hash": template}
 	maps.Copy(labels, p.labels)
 	return &v1.Pod{
 		ObjectMeta: metav1.ObjectMeta{

@@ -225,8 +225,8 @@ workload's ` + "`--kube-api-qps`/`--kube-api-burst`" + `.
   conditions, the container's ready flag; UpdateStatus). A flip's latency
   runs from the UpdateStatus response until every Service selecting the
   pod lists its IP in the right list (addresses vs notReadyAddresses); a
-  flip seen before the response arrived counts as 0. A pod whose previous flip is not yet
-  visible is not flipped again (skipped).
+  flip seen before the response arrived counts as 0. A pod whose previous
+  flip is not yet visible is not flipped again (skipped).
 - **settle**: from the last flip's response until every Endpoints is right.
 - **writes, conflicts, CPU**: from the start of the churn until settled:
   kube-apiserver's ` + "`apiserver_request_total`" + ` for Endpoints

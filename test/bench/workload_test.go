@@ -125,10 +125,9 @@ type scenario struct {
 
 // worlds builds the worlds scenarios run over, seeded once each. Small and
 // large keep all their Services in one namespace: so laid out, with pods as
-// a Deployment makes them, the built-in reproduces the reference
-// figures (small: cold 9 s, flip p50 6 vs 9 ms, 4.3 vs 3.5 CPU-ms per flip,
-// 107 vs 103 MB; large: 35 vs 33 CPU-s, 353 vs 309 MB). Spread over 10 and
-// 20 namespaces with bare pods it did a quarter of the reference's work.
+// a Deployment makes them, the built-in lands on the reference
+// figures (the report compares them in every run). Spread over 10 and 20
+// namespaces with bare pods it did a quarter of the reference's work.
 var worlds = map[string]func() *world{
 	"smoke": func() *world { return gridWorld("smoke", 2, 10, 3) },
 	"small": func() *world { return gridWorld("small", 1, 200, 10) },
