@@ -44,7 +44,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "Path to a kubeconfig file; in-cluster configuration when empty.")
 	fs.Float64Var(&o.kubeAPIQPS, "kube-api-qps", 20, "QPS to use while talking with the API server.")
 	fs.IntVar(&o.kubeAPIBurst, "kube-api-burst", 30, "Burst to use while talking with the API server.")
-	fs.StringVar(&o.contentType, "kube-api-content-type", "application/vnd.kubernetes.protobuf", "Content type of requests sent to the API server. Pods are always read as protobuf, decoded straight into the few fields the controller keeps.")
+	fs.StringVar(&o.contentType, "kube-api-content-type", "application/vnd.kubernetes.protobuf", "Content type of requests sent to the API server for Services, events and leases. Pods and Endpoints always travel as protobuf: pods are decoded straight into the few fields the controller keeps, and Endpoints this controller wrote are not decoded again.")
 	fs.BoolVar(&o.compression, "kube-api-compression", false, "Ask the API server for gzip-compressed responses: less traffic for large lists, more CPU on both ends (watch streams are compressed too).")
 	fs.BoolVar(&o.http2, "kube-api-http2", false, "Talk HTTP/2 to the API server. Off by default: HTTP/1.1 costs the controller less CPU (3-25% in A/B runs), for a few more connections (one per watch and per concurrent write).")
 	fs.IntVar(&o.workers, "concurrent-endpoint-syncs", 5, "Number of Services synced concurrently.")

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/flowcontrol"
@@ -81,6 +82,9 @@ func (o *Options) defaults() {
 type Controller struct {
 	opts   Options
 	client kubernetes.Interface
+	// rest is client's core/v1 REST client, for writes whose answer is
+	// decoded lean (see send); nil for clients that are not REST clients.
+	rest *rest.RESTClient
 
 	services  corelisters.ServiceLister
 	svcIndex  cache.Indexer
@@ -131,10 +135,14 @@ func New(client kubernetes.Interface, inf *Informers, opts Options) (*Controller
 		shadow:    shadowState{mismatched: map[string]string{}},
 	}
 
+	if rc, ok := client.CoreV1().RESTClient().(*rest.RESTClient); ok && rc != nil {
+		c.rest = rc
+	}
+
 	c.synced = make([]cache.InformerSynced, 3)
-	c.svcIndex, c.synced[0] = inf.add(inf.services, &v1.Service{}, c.serviceHandler(), nil)
-	c.podIndex, c.synced[1] = inf.add(inf.pods, inf.podType, c.podHandler(), cache.Indexers{byLabel: podLabelIndex})
-	c.epIndex, c.synced[2] = inf.add(inf.endpoints, &v1.Endpoints{}, c.endpointsHandler(), nil)
+	c.svcIndex, c.synced[0] = inf.add(inf.services, &v1.Service{}, c.serviceHandler(), nil, trim)
+	c.podIndex, c.synced[1] = inf.add(inf.pods, inf.podType, c.podHandler(), cache.Indexers{byLabel: podLabelIndex}, trim)
+	c.epIndex, c.synced[2] = inf.add(inf.endpoints, inf.endpointsType, c.endpointsHandler(), nil, c.trimEndpointsEvent)
 	c.services = corelisters.NewServiceLister(c.svcIndex)
 	c.endpoints = corelisters.NewEndpointsLister(c.epIndex)
 	return c, nil

@@ -18,10 +18,11 @@ import (
 // event on to a listener goroutine and its buffer, and none keeps the
 // namespace index a factory adds, which nothing here reads. Caches are
 // trimmed to what the controller reads; pods are read as protobuf
-// straight into endpoints.Pod.
+// straight into endpoints.Pod, and Endpoints this controller wrote are
+// taken from the write's answer instead of being decoded again.
 type Informers struct {
 	services, pods, endpoints cache.ListerWatcher
-	podType                   runtime.Object
+	podType, endpointsType    runtime.Object
 
 	controllers []cache.Controller
 	running     sync.WaitGroup
@@ -38,15 +39,9 @@ func NewInformers(client kubernetes.Interface, namespace string) *Informers {
 			func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 				return core.Services(namespace).Watch(ctx, o)
 			}),
-		endpoints: listWatch(client,
-			func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				return core.Endpoints(namespace).List(ctx, o)
-			},
-			func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				return core.Endpoints(namespace).Watch(ctx, o)
-			}),
 	}
 	i.pods, i.podType = podListWatch(client, namespace)
+	i.endpoints, i.endpointsType = endpointsListWatch(client, namespace)
 	return i
 }
 
@@ -60,8 +55,8 @@ func listWatch(client kubernetes.Interface, list cache.ListWithContextFunc, watc
 }
 
 // add builds one informer whose events go to h and whose objects pass
-// through trim; New calls it once per kind.
-func (i *Informers) add(lw cache.ListerWatcher, objType runtime.Object, h cache.ResourceEventHandler, indexers cache.Indexers) (cache.Indexer, cache.InformerSynced) {
+// through transform; New calls it once per kind.
+func (i *Informers) add(lw cache.ListerWatcher, objType runtime.Object, h cache.ResourceEventHandler, indexers cache.Indexers, transform cache.TransformFunc) (cache.Indexer, cache.InformerSynced) {
 	if indexers == nil {
 		indexers = cache.Indexers{} // an Indexer, which the listers need
 	}
@@ -70,7 +65,7 @@ func (i *Informers) add(lw cache.ListerWatcher, objType runtime.Object, h cache.
 		ObjectType:    objType,
 		Handler:       h,
 		Indexers:      indexers,
-		Transform:     trim,
+		Transform:     transform,
 	})
 	i.controllers = append(i.controllers, ctrl)
 	return store.(cache.Indexer), ctrl.HasSynced

@@ -22,53 +22,78 @@ const protobuf = "application/vnd.kubernetes.protobuf"
 // podScheme decodes pods and pod lists into endpoints.Pod(List) instead of
 // v1.Pod(List): straight from protobuf, skipping what the controller never
 // reads (most of a pod), without building the full object first.
-var podScheme = func() *runtime.Scheme {
+var podScheme = protoScheme(map[string]runtime.Object{"Pod": &endpoints.Pod{}, "PodList": &endpoints.PodList{}})
+
+// endpointsScheme reads watched Endpoints as endpoints.EncodedEndpoints,
+// which the cache decodes unless they echo a write (see Controller.trim).
+var endpointsScheme = protoScheme(map[string]runtime.Object{"Endpoints": &endpoints.EncodedEndpoints{}, "EndpointsList": &v1.EndpointsList{}})
+
+func protoScheme(kinds map[string]runtime.Object) *runtime.Scheme {
 	s := runtime.NewScheme()
-	s.AddKnownTypeWithName(v1.SchemeGroupVersion.WithKind("Pod"), &endpoints.Pod{})
-	s.AddKnownTypeWithName(v1.SchemeGroupVersion.WithKind("PodList"), &endpoints.PodList{})
+	for kind, obj := range kinds {
+		s.AddKnownTypeWithName(v1.SchemeGroupVersion.WithKind(kind), obj)
+	}
 	metav1.AddToGroupVersion(s, v1.SchemeGroupVersion) // watch events, status errors
 	return s
-}()
+}
 
-// podListWatch lists and watches pods with podScheme, through the same
-// HTTP client, server and rate limiter as client. A client that is not a
-// REST client (fakes in unit tests) gets the typed client's v1.Pods,
+// podListWatch lists and watches pods with podScheme. A client that is not
+// a REST client (fakes in unit tests) gets the typed client's v1.Pods,
 // which trim converts.
 func podListWatch(client kubernetes.Interface, namespace string) (cache.ListerWatcher, runtime.Object) {
-	typed := func() (cache.ListerWatcher, runtime.Object) {
-		pods := client.CoreV1().Pods(namespace)
-		return listWatch(client,
-			func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return pods.List(ctx, o) },
-			pods.Watch), &v1.Pod{}
+	if lw := protoListWatch(client, namespace, "pods", podScheme, func() runtime.Object { return &endpoints.PodList{} }); lw != nil {
+		return lw, &endpoints.Pod{}
 	}
+	pods := client.CoreV1().Pods(namespace)
+	return listWatch(client,
+		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return pods.List(ctx, o) },
+		pods.Watch), &v1.Pod{}
+}
+
+// endpointsListWatch lists and watches Endpoints with endpointsScheme, or
+// with the typed client if client is not a REST client.
+func endpointsListWatch(client kubernetes.Interface, namespace string) (cache.ListerWatcher, runtime.Object) {
+	if lw := protoListWatch(client, namespace, "endpoints", endpointsScheme, func() runtime.Object { return &v1.EndpointsList{} }); lw != nil {
+		return lw, &endpoints.EncodedEndpoints{}
+	}
+	eps := client.CoreV1().Endpoints(namespace)
+	return listWatch(client,
+		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return eps.List(ctx, o) },
+		eps.Watch), &v1.Endpoints{}
+}
+
+// protoListWatch lists and watches resource as protobuf decoded with s,
+// through the same HTTP client, server and rate limiter as client; nil if
+// client is not a REST client.
+func protoListWatch(client kubernetes.Interface, namespace, resource string, s *runtime.Scheme, newList func() runtime.Object) *cache.ListWatch {
 	rc, ok := client.CoreV1().RESTClient().(*rest.RESTClient)
 	if !ok || rc == nil {
-		return typed()
+		return nil
 	}
 	base := rc.Get().URL()
 	base.Path = strings.TrimSuffix(base.Path, "/api/v1")
-	codecs := serializer.NewCodecFactory(podScheme).WithoutConversion()
-	pods, err := rest.NewRESTClient(base, "/api/v1", rest.ClientContentConfig{
-		// Protobuf only: a JSON answer would not decode into Pods.
+	codecs := serializer.NewCodecFactory(s).WithoutConversion()
+	proto, err := rest.NewRESTClient(base, "/api/v1", rest.ClientContentConfig{
+		// Protobuf only: a JSON answer would not decode into s's types.
 		AcceptContentTypes: protobuf,
 		ContentType:        protobuf,
 		GroupVersion:       v1.SchemeGroupVersion,
 		Negotiator:         runtime.NewClientNegotiator(codecs, v1.SchemeGroupVersion),
 	}, rc.GetRateLimiter(), rc.Client)
 	if err != nil {
-		return typed()
+		return nil
 	}
 	request := func(opts *metav1.ListOptions) *rest.Request {
 		var timeout time.Duration
 		if opts.TimeoutSeconds != nil {
 			timeout = time.Duration(*opts.TimeoutSeconds) * time.Second
 		}
-		return pods.Get().Namespace(namespace).Resource("pods").
+		return proto.Get().Namespace(namespace).Resource(resource).
 			VersionedParams(opts, metav1.ParameterCodec).Timeout(timeout)
 	}
 	return &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			list := &endpoints.PodList{}
+			list := newList()
 			if err := request(&opts).Do(ctx).Into(list); err != nil {
 				return nil, err
 			}
@@ -78,5 +103,5 @@ func podListWatch(client kubernetes.Interface, namespace string) (cache.ListerWa
 			opts.Watch = true
 			return request(&opts).Watch(ctx)
 		},
-	}, &endpoints.Pod{}
+	}
 }

@@ -3,12 +3,15 @@ package controller
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 
@@ -149,11 +152,11 @@ func earliest(a, b time.Time) time.Time {
 
 // write creates or updates ep and records the result.
 func (c *Controller) write(ctx context.Context, key string, svc *v1.Service, create bool, ep *v1.Endpoints, trigger time.Time) error {
-	api := c.client.CoreV1().Endpoints(ep.Namespace)
 	var out *v1.Endpoints
+	var canonical bool
 	var err error
 	if !create {
-		out, err = api.Update(ctx, ep, metav1.UpdateOptions{})
+		out, canonical, err = c.send(ctx, http.MethodPut, ep)
 		c.opts.Metrics.ObserveWrite("update", err, trigger)
 		if apierrors.IsNotFound(err) {
 			// Deleted behind the cache's back: create it afresh.
@@ -163,14 +166,14 @@ func (c *Controller) write(ctx context.Context, key string, svc *v1.Service, cre
 		}
 	}
 	if create {
-		out, err = api.Create(ctx, ep, metav1.CreateOptions{})
+		out, canonical, err = c.send(ctx, http.MethodPost, ep)
 		c.opts.Metrics.ObserveWrite("create", err, trigger)
 	}
 	if err == nil {
 		// Computed subsets are canonical (truncated ones need not be), and
 		// so is what the API server stored if it kept them as sent.
 		_, truncated := ep.Annotations[v1.EndpointsOverCapacity]
-		c.written.record(key, out, !truncated && endpoints.SubsetsEqual(out.Subsets, ep.Subsets))
+		c.written.record(key, out, !truncated && canonical)
 		return nil
 	}
 
@@ -188,6 +191,47 @@ func (c *Controller) write(ctx context.Context, key string, svc *v1.Service, cre
 			"Failed to update endpoint %v/%v: %v", svc.Namespace, svc.Name, err)
 	}
 	return fmt.Errorf("writing endpoints %s: %w", key, err)
+}
+
+// send creates (POST) or updates (PUT) ep and returns what the API server
+// stored; same tells that it stored ep's subsets as sent. Writes are
+// protobuf whatever the client's content type; a protobuf answer is decoded
+// without its subsets when they are the ones sent.
+func (c *Controller) send(ctx context.Context, method string, ep *v1.Endpoints) (out *v1.Endpoints, same bool, err error) {
+	if c.rest == nil { // not a REST client: a fake in unit tests
+		api := c.client.CoreV1().Endpoints(ep.Namespace)
+		if method == http.MethodPut {
+			out, err = api.Update(ctx, ep, metav1.UpdateOptions{})
+		} else {
+			out, err = api.Create(ctx, ep, metav1.CreateOptions{})
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		return out, endpoints.SubsetsEqual(out.Subsets, ep.Subsets), nil
+	}
+	body, err := endpoints.EncodeEndpoints(ep)
+	if err != nil {
+		return nil, false, err
+	}
+	req := c.rest.Post()
+	if method == http.MethodPut {
+		req = c.rest.Put().Name(ep.Name)
+	}
+	raw, err := req.Namespace(ep.Namespace).Resource("endpoints").
+		SetHeader("Content-Type", protobuf).Body(body).Do(ctx).Raw()
+	if err != nil {
+		return nil, false, err
+	}
+	if endpoints.IsProtobuf(raw) {
+		return endpoints.DecodeWritten(raw, ep, body)
+	}
+	out = &v1.Endpoints{}
+	if err := runtime.DecodeInto(scheme.Codecs.UniversalDecoder(v1.SchemeGroupVersion), raw, out); err != nil {
+		return nil, false, fmt.Errorf("decoding the written endpoints: %w", err)
+	}
+	out.ManagedFields = nil
+	return out, endpoints.SubsetsEqual(out.Subsets, ep.Subsets), nil
 }
 
 // deleteEndpoints removes the Endpoints of a deleted Service.

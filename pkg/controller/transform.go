@@ -21,12 +21,30 @@ func trim(obj any) (any, error) {
 		return trimService(o), nil
 	case *v1.Endpoints:
 		return trimEndpoints(o), nil
+	case *endpoints.EncodedEndpoints:
+		ep, err := o.Decode()
+		if err != nil {
+			return nil, err
+		}
+		return trimEndpoints(ep), nil
 	case cache.DeletedFinalStateUnknown:
 		inner, err := trim(o.Obj)
 		o.Obj = inner
 		return o, err
 	}
 	return obj, nil
+}
+
+// trimEndpointsEvent is trim for the Endpoints cache, where the echo of a
+// write of this controller's (same resource version) becomes the object
+// the write's answer was decoded into, instead of being decoded again.
+func (c *Controller) trimEndpointsEvent(obj any) (any, error) {
+	if e, ok := obj.(*endpoints.EncodedEndpoints); ok {
+		if ep := c.written.echo(e.Namespace+"/"+e.Name, e.ResourceVersion); ep != nil {
+			return ep, nil
+		}
+	}
+	return trim(obj)
 }
 
 // trimService keeps the fields of a Service that its Endpoints are made
@@ -51,16 +69,23 @@ func trimService(s *v1.Service) *v1.Service {
 // the strings repeated across addresses are shared.
 func trimEndpoints(ep *v1.Endpoints) *v1.Endpoints {
 	ep.ManagedFields = nil
-	delete(ep.Annotations, v1.EndpointsLastChangeTriggerTime)
-	if len(ep.Annotations) == 0 {
-		ep.Annotations = nil
-	}
+	ep.Annotations = dropTriggerTime(ep.Annotations)
 	ep.Labels = endpoints.InternLabels(ep.Labels)
 	for i := range ep.Subsets {
 		internAddresses(ep.Subsets[i].Addresses)
 		internAddresses(ep.Subsets[i].NotReadyAddresses)
 	}
 	return ep
+}
+
+// dropTriggerTime deletes the trigger-time annotation from annotations,
+// returning nil when none are left.
+func dropTriggerTime(annotations map[string]string) map[string]string {
+	delete(annotations, v1.EndpointsLastChangeTriggerTime)
+	if len(annotations) == 0 {
+		return nil
+	}
+	return annotations
 }
 
 func internAddresses(addrs []v1.EndpointAddress) {

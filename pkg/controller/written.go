@@ -1,11 +1,14 @@
 package controller
 
 import (
+	"maps"
 	"strconv"
 	"sync"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+
+	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints"
 )
 
 // writtenTTL bounds how long a written object is trusted over the cache. The
@@ -96,6 +99,22 @@ func (t *writtenTracker) current(key string, cached *v1.Endpoints) (cur *v1.Endp
 		}
 	}
 	return w.ep, true
+}
+
+// echo returns, for the cache, the object this controller wrote as version
+// rv of key, or nil if it wrote no such version: trimmed as trimEndpoints
+// does, sharing the written object's subsets, which nobody modifies.
+func (t *writtenTracker) echo(key, rv string) *v1.Endpoints {
+	t.mu.Lock()
+	w, ok := t.m[key]
+	t.mu.Unlock()
+	if !ok || strconv.FormatUint(w.rv, 10) != rv {
+		return nil
+	}
+	ep := *w.ep
+	ep.Labels = endpoints.InternLabels(ep.Labels)
+	ep.Annotations = dropTriggerTime(maps.Clone(ep.Annotations))
+	return &ep
 }
 
 // caughtUp is told that the cache now holds version rv of key's

@@ -77,3 +77,23 @@ func TestWrittenTrackerCanonical(t *testing.T) {
 		t.Fatal("isCanonical after forget")
 	}
 }
+
+// The echo of a write is the written object, trimmed as the cache keeps
+// it, without touching the written object.
+func TestWrittenEcho(t *testing.T) {
+	w := newWrittenTracker()
+	ep := epAt("10")
+	ep.Annotations = map[string]string{v1.EndpointsLastChangeTriggerTime: "t", "keep": "me"}
+	ep.Subsets = []v1.EndpointSubset{{Addresses: []v1.EndpointAddress{{IP: "10.0.0.1"}}}}
+	w.record("k", ep, true)
+	if w.echo("k", "9") != nil || w.echo("other", "10") != nil {
+		t.Fatal("echo of a version not written")
+	}
+	got := w.echo("k", "10")
+	if got == nil || len(got.Annotations) != 1 || got.Annotations["keep"] != "me" || &got.Subsets[0] != &ep.Subsets[0] {
+		t.Fatalf("echo: %+v", got)
+	}
+	if len(ep.Annotations) != 2 {
+		t.Error("echo modified the written object")
+	}
+}
