@@ -156,7 +156,7 @@ func (c *Controller) write(ctx context.Context, key string, svc *v1.Service, cre
 	var canonical bool
 	var err error
 	if !create {
-		out, canonical, err = c.send(ctx, http.MethodPut, ep)
+		out, canonical, err = c.send(ctx, key, http.MethodPut, ep)
 		c.opts.Metrics.ObserveWrite("update", err, trigger)
 		if apierrors.IsNotFound(err) {
 			// Deleted behind the cache's back: create it afresh.
@@ -166,7 +166,7 @@ func (c *Controller) write(ctx context.Context, key string, svc *v1.Service, cre
 		}
 	}
 	if create {
-		out, canonical, err = c.send(ctx, http.MethodPost, ep)
+		out, canonical, err = c.send(ctx, key, http.MethodPost, ep)
 		c.opts.Metrics.ObserveWrite("create", err, trigger)
 	}
 	if err == nil {
@@ -197,7 +197,7 @@ func (c *Controller) write(ctx context.Context, key string, svc *v1.Service, cre
 // stored; same tells that it stored ep's subsets as sent. Writes are
 // protobuf whatever the client's content type; a protobuf answer is decoded
 // without its subsets when they are the ones sent.
-func (c *Controller) send(ctx context.Context, method string, ep *v1.Endpoints) (out *v1.Endpoints, same bool, err error) {
+func (c *Controller) send(ctx context.Context, key, method string, ep *v1.Endpoints) (out *v1.Endpoints, same bool, err error) {
 	if c.rest == nil { // not a REST client: a fake in unit tests
 		api := c.client.CoreV1().Endpoints(ep.Namespace)
 		if method == http.MethodPut {
@@ -214,6 +214,7 @@ func (c *Controller) send(ctx context.Context, method string, ep *v1.Endpoints) 
 	if err != nil {
 		return nil, false, err
 	}
+	c.written.send(key, ep, body)
 	req := c.rest.Post()
 	if method == http.MethodPut {
 		req = c.rest.Put().Name(ep.Name)

@@ -36,11 +36,10 @@ func trim(obj any) (any, error) {
 }
 
 // trimEndpointsEvent is trim for the Endpoints cache, where the echo of a
-// write of this controller's (same resource version) becomes the object
-// the write's answer was decoded into, instead of being decoded again.
+// write of this controller's is not decoded in full (see echo).
 func (c *Controller) trimEndpointsEvent(obj any) (any, error) {
 	if e, ok := obj.(*endpoints.EncodedEndpoints); ok {
-		if ep := c.written.echo(e.Namespace+"/"+e.Name, e.ResourceVersion); ep != nil {
+		if ep := c.written.echo(e.Namespace+"/"+e.Name, e); ep != nil {
 			return ep, nil
 		}
 	}

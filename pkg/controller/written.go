@@ -26,11 +26,21 @@ const writtenTTL = 30 * time.Second
 //
 // It also remembers, per Service, the resourceVersion of the last object
 // it wrote in canonical form, so that a sync comparing against that object
-// need not repack it.
+// need not repack it; and the write in flight, whose echo often comes
+// before its answer, so that the echo is neither decoded in full nor taken
+// for someone else's change.
 type writtenTracker struct {
 	mu        sync.Mutex
 	m         map[string]written
 	canonical map[string]string // key → resourceVersion
+	inFlight  map[string]sending
+	early     map[string]string // key → resourceVersion of an echo seen before its answer
+}
+
+// sending is a write on its way: the object and its encoding.
+type sending struct {
+	ep   *v1.Endpoints
+	data []byte
 }
 
 type written struct {
@@ -40,7 +50,15 @@ type written struct {
 }
 
 func newWrittenTracker() *writtenTracker {
-	return &writtenTracker{m: map[string]written{}, canonical: map[string]string{}}
+	return &writtenTracker{m: map[string]written{}, canonical: map[string]string{},
+		inFlight: map[string]sending{}, early: map[string]string{}}
+}
+
+// send notes that ep, encoded as data, is being written.
+func (t *writtenTracker) send(key string, ep *v1.Endpoints, data []byte) {
+	t.mu.Lock()
+	t.inFlight[key] = sending{ep, data}
+	t.mu.Unlock()
 }
 
 // record stores the object the API server returned for a write;
@@ -50,6 +68,16 @@ func (t *writtenTracker) record(key string, ep *v1.Endpoints, canonical bool) {
 	rv, err := strconv.ParseUint(ep.ResourceVersion, 10, 64)
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	delete(t.inFlight, key)
+	if t.early[key] == ep.ResourceVersion {
+		// The cache has it already.
+		delete(t.early, key)
+		delete(t.m, key)
+		if canonical {
+			t.canonical[key] = ep.ResourceVersion
+		}
+		return
+	}
 	if canonical {
 		t.canonical[key] = ep.ResourceVersion
 	} else {
@@ -65,6 +93,8 @@ func (t *writtenTracker) forget(key string) {
 	t.mu.Lock()
 	delete(t.m, key)
 	delete(t.canonical, key)
+	delete(t.inFlight, key)
+	delete(t.early, key)
 	t.mu.Unlock()
 }
 
@@ -101,20 +131,42 @@ func (t *writtenTracker) current(key string, cached *v1.Endpoints) (cur *v1.Endp
 	return w.ep, true
 }
 
-// echo returns, for the cache, the object this controller wrote as version
-// rv of key, or nil if it wrote no such version: trimmed as trimEndpoints
-// does, sharing the written object's subsets, which nobody modifies.
-func (t *writtenTracker) echo(key, rv string) *v1.Endpoints {
+// echo returns, for the cache, e decoded without its subsets if it is the
+// echo of a write of this controller's: the object the write's answer was
+// decoded into when e has its version, or, before the answer, e's
+// metadata over the subsets sent if e holds those. Nil otherwise.
+func (t *writtenTracker) echo(key string, e *endpoints.EncodedEndpoints) *v1.Endpoints {
 	t.mu.Lock()
-	w, ok := t.m[key]
+	w, done := t.m[key]
+	s, inFlight := t.inFlight[key]
 	t.mu.Unlock()
-	if !ok || strconv.FormatUint(w.rv, 10) != rv {
+	var ep *v1.Endpoints
+	switch {
+	case done && strconv.FormatUint(w.rv, 10) == e.ResourceVersion:
+		shallow := *w.ep
+		ep = &shallow
+		ep.Annotations = maps.Clone(ep.Annotations)
+	case inFlight:
+		var same bool
+		var err error
+		if ep, same, err = endpoints.DecodeLike(e.Data, s.ep, s.data); err != nil {
+			return nil // trim reports it
+		}
+		if !same {
+			return trimEndpoints(ep)
+		}
+		if maps.Equal(ep.Labels, s.ep.Labels) && maps.Equal(ep.Annotations, s.ep.Annotations) {
+			// What is being written: nothing to re-check when it comes.
+			t.mu.Lock()
+			t.early[key] = e.ResourceVersion
+			t.mu.Unlock()
+		}
+	default:
 		return nil
 	}
-	ep := *w.ep
 	ep.Labels = endpoints.InternLabels(ep.Labels)
-	ep.Annotations = dropTriggerTime(maps.Clone(ep.Annotations))
-	return &ep
+	ep.Annotations = dropTriggerTime(ep.Annotations)
+	return ep
 }
 
 // caughtUp is told that the cache now holds version rv of key's
@@ -125,6 +177,9 @@ func (t *writtenTracker) echo(key, rv string) *v1.Endpoints {
 func (t *writtenTracker) caughtUp(key, rv string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.early[key] == rv {
+		return true // record drops it when the answer comes
+	}
 	w, ok := t.m[key]
 	if !ok || strconv.FormatUint(w.rv, 10) != rv {
 		return false

@@ -6,6 +6,8 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints"
 )
 
 func epAt(rv string) *v1.Endpoints {
@@ -78,22 +80,73 @@ func TestWrittenTrackerCanonical(t *testing.T) {
 	}
 }
 
-// The echo of a write is the written object, trimmed as the cache keeps
-// it, without touching the written object.
-func TestWrittenEcho(t *testing.T) {
-	w := newWrittenTracker()
-	ep := epAt("10")
+func encoded(t *testing.T, ep *v1.Endpoints) *endpoints.EncodedEndpoints {
+	t.Helper()
+	data, err := ep.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &endpoints.EncodedEndpoints{}
+	if err := e.Unmarshal(data); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func writtenEP(rv string) *v1.Endpoints {
+	ep := epAt(rv)
+	ep.Labels = map[string]string{"app": "web"}
 	ep.Annotations = map[string]string{v1.EndpointsLastChangeTriggerTime: "t", "keep": "me"}
 	ep.Subsets = []v1.EndpointSubset{{Addresses: []v1.EndpointAddress{{IP: "10.0.0.1"}}}}
+	return ep
+}
+
+// The echo of a write after its answer is the written object, trimmed as
+// the cache keeps it, without touching the written object.
+func TestWrittenEcho(t *testing.T) {
+	w := newWrittenTracker()
+	ep := writtenEP("10")
 	w.record("k", ep, true)
-	if w.echo("k", "9") != nil || w.echo("other", "10") != nil {
+	if w.echo("k", encoded(t, writtenEP("9"))) != nil || w.echo("other", encoded(t, ep)) != nil {
 		t.Fatal("echo of a version not written")
 	}
-	got := w.echo("k", "10")
+	got := w.echo("k", encoded(t, ep))
 	if got == nil || len(got.Annotations) != 1 || got.Annotations["keep"] != "me" || &got.Subsets[0] != &ep.Subsets[0] {
 		t.Fatalf("echo: %+v", got)
 	}
 	if len(ep.Annotations) != 2 {
 		t.Error("echo modified the written object")
+	}
+}
+
+// An echo that comes before the write's answer is recognised by its
+// content: decoded over the sent subsets, and no change to re-check.
+func TestWrittenEarlyEcho(t *testing.T) {
+	w := newWrittenTracker()
+	sent := writtenEP("9")
+	data, err := endpoints.EncodeEndpoints(sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.send("k", sent, data)
+	stored := writtenEP("10")
+	got := w.echo("k", encoded(t, stored))
+	if got == nil || got.ResourceVersion != "10" || &got.Subsets[0] != &sent.Subsets[0] || len(got.Annotations) != 1 {
+		t.Fatalf("early echo: %+v", got)
+	}
+	if !w.caughtUp("k", "10") || w.caughtUp("k", "11") {
+		t.Fatal("caughtUp: the early echo is ours, nothing else")
+	}
+	w.record("k", stored, true)
+	if _, ok := w.m["k"]; ok || !w.isCanonical("k", stored) {
+		t.Fatal("record after an early echo: the cache has it already")
+	}
+
+	// Other content while a write is in flight: someone else's, decoded in full.
+	w.send("k", sent, data)
+	other := writtenEP("11")
+	other.Subsets[0].Addresses[0].IP = "10.0.0.2"
+	if got := w.echo("k", encoded(t, other)); got == nil || got.Subsets[0].Addresses[0].IP != "10.0.0.2" || w.caughtUp("k", "11") {
+		t.Fatalf("foreign change: %+v", got)
 	}
 }

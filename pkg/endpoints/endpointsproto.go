@@ -42,21 +42,27 @@ func EncodeEndpoints(ep *v1.Endpoints) ([]byte, error) {
 }
 
 // DecodeWritten decodes the protobuf answer to a write of sent, encoded as
-// sentData by EncodeEndpoints. The result shares sent's subsets when the
-// stored ones encode the same; same tells whether they did. Managed fields
-// are dropped, as in the cache.
+// sentData by EncodeEndpoints: see DecodeLike.
 func DecodeWritten(data []byte, sent *v1.Endpoints, sentData []byte) (ep *v1.Endpoints, same bool, err error) {
 	obj, err := unwrap(data, "Endpoints")
 	if err != nil {
 		return nil, false, err
 	}
-	meta, subsets, err := endpointsFields(obj)
+	return DecodeLike(obj, sent, sentData)
+}
+
+// DecodeLike decodes the protobuf encoding of an Endpoints (no envelope)
+// that is likely sent, encoded as sentData by EncodeEndpoints. The result
+// shares sent's subsets when they encode the same; same tells whether they
+// did. Managed fields are dropped, as in the cache.
+func DecodeLike(data []byte, sent *v1.Endpoints, sentData []byte) (ep *v1.Endpoints, same bool, err error) {
+	meta, subsets, err := endpointsFields(data)
 	if err != nil {
 		return nil, false, err
 	}
 	if !sameSubsets(subsets, sentData) {
 		ep = &v1.Endpoints{}
-		if err := ep.Unmarshal(obj); err != nil {
+		if err := ep.Unmarshal(data); err != nil {
 			return nil, false, fmt.Errorf("decoding endpoints: %w", err)
 		}
 		ep.ManagedFields = nil
