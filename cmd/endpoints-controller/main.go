@@ -49,6 +49,8 @@ func main() {
 		os.Exit(2)
 	}
 
+	applyTimerSlack(o.timerSlack)
+
 	// One P unless GOMAXPROCS says otherwise: the work is a stream of
 	// small events handed between goroutines, and with more Ps each
 	// hand-off wakes another thread to run it (and idle Ps run GC work).
