@@ -18,8 +18,8 @@ import (
 // event on to a listener goroutine and its buffer, and none keeps the
 // namespace index a factory adds, which nothing here reads. Caches are
 // trimmed to what the controller reads; pods are read as protobuf
-// straight into endpoints.Pod, and Endpoints this controller wrote are
-// taken from the write's answer instead of being decoded again.
+// straight into endpoints.Pod, and Endpoints as endpoints.EncodedEndpoints,
+// so that the echoes of this controller's writes are not decoded again.
 type Informers struct {
 	services, pods, endpoints cache.ListerWatcher
 	podType, endpointsType    runtime.Object
