@@ -165,11 +165,7 @@ func (e *EncodedEndpoints) Unmarshal(data []byte) error {
 			case 6:
 				e.ResourceVersion = string(b)
 			case 12:
-				k, v, err := mapEntry(b)
-				if string(k) == metav1.InitialEventsAnnotationKey && string(v) == "true" {
-					e.initialEventsEnd = true // the bookmark ending a watch list
-				}
-				return err
+				return markInitialEventsEnd(b, &e.initialEventsEnd)
 			}
 			return nil
 		})
@@ -192,11 +188,8 @@ func (e *EncodedEndpoints) Decode() (*v1.Endpoints, error) {
 // GetObjectMeta gives the informer its key and resource version, and
 // tells the bookmark that ends a watch list.
 func (e *EncodedEndpoints) GetObjectMeta() metav1.Object {
-	m := &metav1.ObjectMeta{Namespace: e.Namespace, Name: e.Name, ResourceVersion: e.ResourceVersion}
-	if e.initialEventsEnd {
-		m.Annotations = map[string]string{metav1.InitialEventsAnnotationKey: "true"}
-	}
-	return m
+	return withInitialEventsEnd(&metav1.ObjectMeta{Namespace: e.Namespace, Name: e.Name, ResourceVersion: e.ResourceVersion},
+		e.initialEventsEnd)
 }
 
 // GetObjectKind and DeepCopyObject make EncodedEndpoints a runtime.Object.

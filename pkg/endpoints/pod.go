@@ -199,14 +199,10 @@ func (p *Pod) findPort(sp *v1.ServicePort) (int, bool) {
 // GetObjectMeta gives the informer cache holding pods their key and
 // namespace; it is called a few times per pod event and allocates.
 func (p *Pod) GetObjectMeta() metav1.Object {
-	m := &metav1.ObjectMeta{
+	return withInitialEventsEnd(&metav1.ObjectMeta{
 		Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
 		Labels: p.Labels, DeletionTimestamp: p.DeletionTimestamp,
-	}
-	if p.initialEventsEnd {
-		m.Annotations = map[string]string{metav1.InitialEventsAnnotationKey: "true"}
-	}
-	return m
+	}, p.initialEventsEnd)
 }
 
 // GetObjectKind and DeepCopyObject make a Pod a runtime.Object.

@@ -65,11 +65,7 @@ func (p *Pod) unmarshalMeta(data []byte) error {
 			labels.add(k, v)
 			return err
 		case 12:
-			k, v, err := mapEntry(b)
-			if string(k) == metav1.InitialEventsAnnotationKey && string(v) == "true" {
-				p.initialEventsEnd = true // the bookmark ending a watch list
-			}
-			return err
+			return markInitialEventsEnd(b, &p.initialEventsEnd)
 		}
 		return nil
 	})
@@ -221,6 +217,25 @@ func view(b []byte) string {
 		return ""
 	}
 	return unsafe.String(&b[0], len(b))
+}
+
+// markInitialEventsEnd sets *end if the annotation encoded in entry is
+// the one marking the bookmark that ends a watch list.
+func markInitialEventsEnd(entry []byte, end *bool) error {
+	k, v, err := mapEntry(entry)
+	if string(k) == metav1.InitialEventsAnnotationKey && string(v) == "true" {
+		*end = true
+	}
+	return err
+}
+
+// withInitialEventsEnd adds to m the annotation of the bookmark ending a
+// watch list if end, for the reflector to see.
+func withInitialEventsEnd(m *metav1.ObjectMeta, end bool) *metav1.ObjectMeta {
+	if end {
+		m.Annotations = map[string]string{metav1.InitialEventsAnnotationKey: "true"}
+	}
+	return m
 }
 
 func mapEntry(data []byte) (k, v []byte, err error) {
