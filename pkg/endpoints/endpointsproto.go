@@ -52,7 +52,8 @@ func DecodeWritten(data []byte, sent *v1.Endpoints, sentData []byte) (ep *v1.End
 }
 
 // DecodeLike decodes the protobuf encoding of an Endpoints (no envelope)
-// that is likely sent, encoded as sentData by EncodeEndpoints. The result
+// that likely holds what sent, encoded as sentData by EncodeEndpoints,
+// holds: the stored object, or its watch event. The result
 // shares sent's subsets when they encode the same; same tells whether they
 // did. Managed fields are dropped, as in the cache.
 func DecodeLike(data []byte, sent *v1.Endpoints, sentData []byte) (ep *v1.Endpoints, same bool, err error) {
