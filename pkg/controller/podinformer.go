@@ -25,7 +25,7 @@ const protobuf = "application/vnd.kubernetes.protobuf"
 var podScheme = protoScheme(map[string]runtime.Object{"Pod": &endpoints.Pod{}, "PodList": &endpoints.PodList{}})
 
 // endpointsScheme reads watched Endpoints as endpoints.EncodedEndpoints,
-// which the cache decodes unless they echo a write (see Controller.trim).
+// which the cache decodes unless they echo a write (see trimEndpointsEvent).
 var endpointsScheme = protoScheme(map[string]runtime.Object{"Endpoints": &endpoints.EncodedEndpoints{}, "EndpointsList": &v1.EndpointsList{}})
 
 func protoScheme(kinds map[string]runtime.Object) *runtime.Scheme {

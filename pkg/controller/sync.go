@@ -210,22 +210,22 @@ func (c *Controller) send(ctx context.Context, key, method string, ep *v1.Endpoi
 		}
 		return out, endpoints.SubsetsEqual(out.Subsets, ep.Subsets), nil
 	}
-	body, err := endpoints.EncodeEndpoints(ep)
+	sent, err := endpoints.EncodeEndpoints(ep)
 	if err != nil {
 		return nil, false, err
 	}
-	c.written.send(key, ep, body)
+	c.written.send(key, sent)
 	req := c.rest.Post()
 	if method == http.MethodPut {
 		req = c.rest.Put().Name(ep.Name)
 	}
 	raw, err := req.Namespace(ep.Namespace).Resource("endpoints").
-		SetHeader("Content-Type", protobuf).Body(body).Do(ctx).Raw()
+		SetHeader("Content-Type", protobuf).Body(sent.Data).Do(ctx).Raw()
 	if err != nil {
 		return nil, false, err
 	}
 	if endpoints.IsProtobuf(raw) {
-		return endpoints.DecodeWritten(raw, ep, body)
+		return endpoints.DecodeWritten(raw, sent)
 	}
 	out = &v1.Endpoints{}
 	if err := runtime.DecodeInto(scheme.Codecs.UniversalDecoder(v1.SchemeGroupVersion), raw, out); err != nil {

@@ -33,14 +33,8 @@ type writtenTracker struct {
 	mu        sync.Mutex
 	m         map[string]written
 	canonical map[string]string // key → resourceVersion
-	inFlight  map[string]sending
+	inFlight  map[string]*endpoints.Sent
 	early     map[string]string // key → resourceVersion of an echo seen before its answer
-}
-
-// sending is a write on its way: the object and its encoding.
-type sending struct {
-	ep   *v1.Endpoints
-	data []byte
 }
 
 type written struct {
@@ -51,13 +45,13 @@ type written struct {
 
 func newWrittenTracker() *writtenTracker {
 	return &writtenTracker{m: map[string]written{}, canonical: map[string]string{},
-		inFlight: map[string]sending{}, early: map[string]string{}}
+		inFlight: map[string]*endpoints.Sent{}, early: map[string]string{}}
 }
 
-// send notes that ep, encoded as data, is being written.
-func (t *writtenTracker) send(key string, ep *v1.Endpoints, data []byte) {
+// send notes that s is being written.
+func (t *writtenTracker) send(key string, s *endpoints.Sent) {
 	t.mu.Lock()
-	t.inFlight[key] = sending{ep, data}
+	t.inFlight[key] = s
 	t.mu.Unlock()
 }
 
@@ -149,13 +143,13 @@ func (t *writtenTracker) echo(key string, e *endpoints.EncodedEndpoints) *v1.End
 	case inFlight:
 		var same bool
 		var err error
-		if ep, same, err = endpoints.DecodeLike(e.Data, s.ep, s.data); err != nil {
+		if ep, same, err = endpoints.DecodeLike(e.Data, s); err != nil {
 			return nil // trim reports it
 		}
 		if !same {
 			return trimEndpoints(ep)
 		}
-		if maps.Equal(ep.Labels, s.ep.Labels) && maps.Equal(ep.Annotations, s.ep.Annotations) {
+		if maps.Equal(ep.Labels, s.Obj.Labels) && maps.Equal(ep.Annotations, s.Obj.Annotations) {
 			// What is being written: nothing to re-check when it comes.
 			t.mu.Lock()
 			t.early[key] = e.ResourceVersion

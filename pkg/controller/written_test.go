@@ -124,11 +124,11 @@ func TestWrittenEcho(t *testing.T) {
 func TestWrittenEarlyEcho(t *testing.T) {
 	w := newWrittenTracker()
 	sent := writtenEP("9")
-	data, err := endpoints.EncodeEndpoints(sent)
+	enc, err := endpoints.EncodeEndpoints(sent)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.send("k", sent, data)
+	w.send("k", enc)
 	stored := writtenEP("10")
 	got := w.echo("k", encoded(t, stored))
 	if got == nil || got.ResourceVersion != "10" || &got.Subsets[0] != &sent.Subsets[0] || len(got.Annotations) != 1 {
@@ -143,7 +143,7 @@ func TestWrittenEarlyEcho(t *testing.T) {
 	}
 
 	// Other content while a write is in flight: someone else's, decoded in full.
-	w.send("k", sent, data)
+	w.send("k", enc)
 	other := writtenEP("11")
 	other.Subsets[0].Addresses[0].IP = "10.0.0.2"
 	if got := w.echo("k", encoded(t, other)); got == nil || got.Subsets[0].Addresses[0].IP != "10.0.0.2" || w.caughtUp("k", "11") {

@@ -25,9 +25,17 @@ var protobufMagic = []byte("k8s\x00")
 // IsProtobuf reports whether data is an API object encoded as protobuf.
 func IsProtobuf(data []byte) bool { return bytes.HasPrefix(data, protobufMagic) }
 
+// Sent is an Endpoints on its way to the API server: the object, its
+// encoding, and the encodings of its subsets within, found once.
+type Sent struct {
+	Obj     *v1.Endpoints
+	Data    []byte
+	subsets [][]byte
+}
+
 // EncodeEndpoints encodes ep as protobuf, in the envelope the API server
 // expects.
-func EncodeEndpoints(ep *v1.Endpoints) ([]byte, error) {
+func EncodeEndpoints(ep *v1.Endpoints) (*Sent, error) {
 	raw, err := ep.Marshal()
 	if err != nil {
 		return nil, err
@@ -38,30 +46,33 @@ func EncodeEndpoints(ep *v1.Endpoints) ([]byte, error) {
 	if _, err := u.MarshalToSizedBuffer(out[len(protobufMagic):]); err != nil {
 		return nil, err
 	}
-	return out, nil
+	_, subsets, err := endpointsFields(raw)
+	if err != nil {
+		return nil, err
+	}
+	return &Sent{Obj: ep, Data: out, subsets: subsets}, nil
 }
 
-// DecodeWritten decodes the protobuf answer to a write of sent, encoded as
-// sentData by EncodeEndpoints: see DecodeLike.
-func DecodeWritten(data []byte, sent *v1.Endpoints, sentData []byte) (ep *v1.Endpoints, same bool, err error) {
+// DecodeWritten decodes the protobuf answer to a write of sent: see
+// DecodeLike.
+func DecodeWritten(data []byte, sent *Sent) (ep *v1.Endpoints, same bool, err error) {
 	obj, err := unwrap(data, "Endpoints")
 	if err != nil {
 		return nil, false, err
 	}
-	return DecodeLike(obj, sent, sentData)
+	return DecodeLike(obj, sent)
 }
 
 // DecodeLike decodes the protobuf encoding of an Endpoints (no envelope)
-// that likely holds what sent, encoded as sentData by EncodeEndpoints,
-// holds: the stored object, or its watch event. The result
-// shares sent's subsets when they encode the same; same tells whether they
-// did. Managed fields are dropped, as in the cache.
-func DecodeLike(data []byte, sent *v1.Endpoints, sentData []byte) (ep *v1.Endpoints, same bool, err error) {
+// that likely holds what sent holds: the stored object, or its watch
+// event. The result shares sent's subsets when they encode the same; same
+// tells whether they did. Managed fields are dropped, as in the cache.
+func DecodeLike(data []byte, sent *Sent) (ep *v1.Endpoints, same bool, err error) {
 	meta, subsets, err := endpointsFields(data)
 	if err != nil {
 		return nil, false, err
 	}
-	if !sameSubsets(subsets, sentData) {
+	if !slices.EqualFunc(subsets, sent.subsets, bytes.Equal) {
 		ep = &v1.Endpoints{}
 		if err := ep.Unmarshal(data); err != nil {
 			return nil, false, fmt.Errorf("decoding endpoints: %w", err)
@@ -69,7 +80,7 @@ func DecodeLike(data []byte, sent *v1.Endpoints, sentData []byte) (ep *v1.Endpoi
 		ep.ManagedFields = nil
 		return ep, false, nil
 	}
-	ep = &v1.Endpoints{Subsets: sent.Subsets}
+	ep = &v1.Endpoints{Subsets: sent.Obj.Subsets}
 	if err := ep.ObjectMeta.Unmarshal(meta); err != nil {
 		return nil, false, fmt.Errorf("decoding endpoints metadata: %w", err)
 	}
@@ -93,16 +104,6 @@ func endpointsFields(data []byte) (meta []byte, subsets [][]byte, err error) {
 		return nil, nil, fmt.Errorf("decoding endpoints: %w", err)
 	}
 	return meta, subsets, nil
-}
-
-// sameSubsets reports whether subsets are those encoded in sentData.
-func sameSubsets(subsets [][]byte, sentData []byte) bool {
-	obj, err := unwrap(sentData, "Endpoints")
-	if err != nil {
-		return false
-	}
-	_, sent, err := endpointsFields(obj)
-	return err == nil && slices.EqualFunc(subsets, sent, bytes.Equal)
 }
 
 // unwrap returns the encoded object inside the API server's protobuf

@@ -27,13 +27,13 @@ func encodeAsServer(t *testing.T, ep *v1.Endpoints) []byte {
 	return buf.Bytes()
 }
 
-func encode(t *testing.T, ep *v1.Endpoints) []byte {
+func encode(t *testing.T, ep *v1.Endpoints) *Sent {
 	t.Helper()
-	data, err := EncodeEndpoints(ep)
+	sent, err := EncodeEndpoints(ep)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return data
+	return sent
 }
 
 func writtenEndpoints() *v1.Endpoints {
@@ -55,7 +55,7 @@ func TestDecodeWritten(t *testing.T) {
 	stored := sent.DeepCopy()
 	stored.ResourceVersion, stored.UID = "42", "uid"
 
-	got, same, err := DecodeWritten(encodeAsServer(t, stored), sent, encode(t, sent))
+	got, same, err := DecodeWritten(encodeAsServer(t, stored), encode(t, sent))
 	if err != nil || !same {
 		t.Fatalf("same subsets: got same=%v, err=%v", same, err)
 	}
@@ -68,7 +68,7 @@ func TestDecodeWritten(t *testing.T) {
 
 	// Stored otherwise (here: the protocol defaulted): decoded in full.
 	sent.Subsets[0].Ports[0].Protocol = ""
-	got, same, err = DecodeWritten(encodeAsServer(t, stored), sent, encode(t, sent))
+	got, same, err = DecodeWritten(encodeAsServer(t, stored), encode(t, sent))
 	if err != nil || same {
 		t.Fatalf("other subsets: got same=%v, err=%v", same, err)
 	}
@@ -76,7 +76,7 @@ func TestDecodeWritten(t *testing.T) {
 		t.Errorf("other subsets: got\n%+v\nwant\n%+v", got, stored)
 	}
 	sent.Subsets = append(sent.Subsets, v1.EndpointSubset{})
-	if _, same, err = DecodeWritten(encodeAsServer(t, stored), sent, encode(t, sent)); err != nil || same {
+	if _, same, err = DecodeWritten(encodeAsServer(t, stored), encode(t, sent)); err != nil || same {
 		t.Fatalf("more subsets sent: got same=%v, err=%v", same, err)
 	}
 }
@@ -85,7 +85,7 @@ func TestDecodeWritten(t *testing.T) {
 func TestEncodeEndpoints(t *testing.T) {
 	ep := writtenEndpoints()
 	var want v1.Endpoints
-	if err := runtime.DecodeInto(scheme.Codecs.UniversalDecoder(v1.SchemeGroupVersion), encode(t, ep), &want); err != nil {
+	if err := runtime.DecodeInto(scheme.Codecs.UniversalDecoder(v1.SchemeGroupVersion), encode(t, ep).Data, &want); err != nil {
 		t.Fatal(err)
 	}
 	want.TypeMeta = metav1.TypeMeta{}
@@ -108,7 +108,7 @@ func TestDecodeWrittenRejects(t *testing.T) {
 		"status":    buf.Bytes(),
 		"truncated": full[:len(full)-3],
 	} {
-		if _, _, err := DecodeWritten(data, sent, full); err == nil {
+		if _, _, err := DecodeWritten(data, encode(t, sent)); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
