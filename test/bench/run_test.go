@@ -319,14 +319,17 @@ func (e *benchEnv) churn(ctx context.Context, w *world, rate float64, dur time.D
 	const flipWorkers = 32
 	n := int(rate * dur.Seconds())
 	interval := time.Duration(float64(time.Second) / rate)
-	jobs := make(chan struct{}, n)
+	jobs := make(chan int, n)
 	var mu sync.Mutex
 	var st churnStats
 	var wg sync.WaitGroup
-	for i := range flipWorkers {
-		rng := rand.New(rand.NewPCG(seed, uint64(i)))
+	for range flipWorkers {
 		wg.Go(func() {
-			for range jobs {
+			for job := range jobs {
+				// Each flip draws from its own stream, so both controllers
+				// get the same pods at the same times: which worker takes a
+				// job, or a skip, does not shift the flips after it.
+				rng := rand.New(rand.NewPCG(seed, uint64(job)))
 				p, ready, ok := e.tr.startFlip(rng)
 				if !ok {
 					mu.Lock()
@@ -368,7 +371,7 @@ func (e *benchEnv) churn(ctx context.Context, w *world, rate float64, dur time.D
 		if ctx.Err() != nil {
 			break
 		}
-		jobs <- struct{}{}
+		jobs <- i
 		st.sent++ // only this goroutine writes sent before wg.Wait
 	}
 	close(jobs)
