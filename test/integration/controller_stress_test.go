@@ -42,6 +42,62 @@ func TestReadinessFlipsConverge(t *testing.T) {
 	}
 }
 
+// --endpoint-updates-batch-period: changes to one Service's pods within the
+// period make one write, and it does not land before the period is over.
+func TestBatchPeriodCoalesces(t *testing.T) {
+	e := newEnv(t)
+	const period = 2 * time.Second
+	e.startController(controller.Options{BatchPeriod: period})
+	e.createService(service("web", port("", 80, intstr.FromInt32(80), v1.ProtocolTCP)))
+	ips := []string{"10.0.2.1", "10.0.2.2", "10.0.2.3"}
+	pods := make([]*v1.Pod, len(ips))
+	for i, ip := range ips {
+		pods[i] = e.createPod(fmt.Sprintf("p%d", i), app("web"), []string{ip}, true)
+	}
+	e.waitIPs("web", ips, nil)
+	e.expectNoWrite("web", period+time.Second) // no batch left waiting
+	before, err := e.getEndpoints("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := e.cs.CoreV1().Endpoints(e.ns).Watch(e.ctx(), metav1.ListOptions{
+		FieldSelector: "metadata.name=web", ResourceVersion: before.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+
+	start := time.Now()
+	for i := range pods {
+		pods[i] = e.setStatus(pods[i], []string{ips[i]}, false, v1.PodRunning)
+	}
+	flipped := time.Since(start)
+	e.waitIPs("web", nil, ips)
+	if took := time.Since(start); took < period {
+		t.Errorf("the Endpoints changed %s after the first flip, within the %s batch period", took, period)
+	}
+	if flipped >= period {
+		t.Skipf("the flips took %s, longer than the batch period", flipped)
+	}
+	e.expectNoWrite("web", period+time.Second)
+	writes := 0
+	for {
+		select {
+		case ev := <-w.ResultChan():
+			if ev.Type != "MODIFIED" {
+				t.Fatalf("unexpected %s event: %v", ev.Type, ev.Object)
+			}
+			writes++
+			continue
+		case <-time.After(time.Second):
+		}
+		break
+	}
+	if writes != 1 {
+		t.Errorf("%d writes for three flips within one batch period, want 1", writes)
+	}
+}
+
 // Many pods flipping at once, from several writers.
 func TestConcurrentFlipsConverge(t *testing.T) {
 	e := newEnv(t)
