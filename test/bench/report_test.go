@@ -220,8 +220,13 @@ workload's ` + "`--kube-api-qps`/`--kube-api-burst`" + `.
   as seen by an Endpoints informer in the test, compared with the ready and
   not-ready IPs the test knows every Service must list. It includes process
   start-up and the initial LIST of Services, pods and Endpoints.
-- **flips**: open loop, at the workload's rate, random pods have their
-  readiness flipped as a kubelet does it (Ready and ContainersReady
+- Before the start and before the churn the test waits (up to a minute)
+  until the host is quiet, under 5% of its CPUs busy over a second: the API
+  server and etcd keep working for a while after seeding or a reset, and a
+  controller starting then would pay for it.
+- **flips**: open loop, at the workload's rate, random pods (the same for
+  both controllers: one seeded stream per flip) have their readiness
+  flipped as a kubelet does it (Ready and ContainersReady
   conditions, the container's ready flag; UpdateStatus). A flip's latency
   runs from the UpdateStatus response until every Service selecting the
   pod lists its IP in the right list (addresses vs notReadyAddresses); a

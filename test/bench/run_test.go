@@ -210,6 +210,7 @@ func (e *benchEnv) runController(ctx context.Context, sc scenario, w *world, k c
 	coldTimeout, settleTimeout, stall := timeouts(sc, w)
 	logPath := filepath.Join(e.logDir, fmt.Sprintf("%s-%s.log", sc.name, k))
 
+	e.waitHostQuiet(ctx, sc.name, k, "before the start")
 	e.tr.takeRun()
 	t0 := time.Now()
 	p, err := framework.StartProcess(k.String(), bin, args, logPath)
@@ -257,6 +258,7 @@ func (e *benchEnv) runController(ctx context.Context, sc scenario, w *world, k c
 		}()
 	}
 
+	e.waitHostQuiet(ctx, sc.name, k, "before the churn")
 	before, err := endpointsWrites(ctx, e.metaCS)
 	if err != nil {
 		return fail("%v", err)
