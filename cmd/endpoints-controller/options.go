@@ -51,7 +51,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.IntVar(&o.workers, "concurrent-endpoint-syncs", 5, "Number of Services synced concurrently.")
 	fs.DurationVar(&o.batchPeriod, "endpoint-updates-batch-period", 0, "Delay before syncing a Service after a pod change, to batch changes.")
 	fs.DurationVar(&o.resyncPeriod, "resync-period", 5*time.Minute, "How often every Service is re-checked (writes happen only when something differs).")
-	fs.DurationVar(&o.timerSlack, "timer-slack", time.Millisecond, "Timer slack of the process's threads (Linux): how late the kernel may wake a sleeping thread, so that it can batch wakeups. The default cuts the CPU the Go runtime's own monitor thread costs; 0 keeps the kernel's default (50µs).")
+	fs.DurationVar(&o.timerSlack, "timer-slack", 5*time.Millisecond, "Timer slack of the process's threads (Linux): how late the kernel may wake a sleeping thread, so that it can batch wakeups. The default cuts the CPU the Go runtime's own monitor thread costs; 0 keeps the kernel's default (50µs).")
 	fs.StringVar(&o.managedBy, "managed-by", "endpoint-controller", "Value of the endpoints.kubernetes.io/managed-by label (the built-in's by default, so switching causes no writes).")
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", `Address to serve /metrics on; "0" disables it.`)
 	fs.StringVar(&o.healthAddr, "health-probe-bind-address", ":8081", `Address to serve /healthz and /readyz on; "0" disables it.`)
