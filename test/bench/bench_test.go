@@ -37,7 +37,7 @@ func TestBench(t *testing.T) {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	meta := reportMeta{command: benchCommand(), started: time.Now(), loadAvg: loadAvg(), plotFile: "bench-latency.png"}
+	meta := reportMeta{command: benchCommand(), started: time.Now(), loadAvg: loadAvg(), plotFile: "bench-latency.png", version: gitVersion()}
 
 	ctx := context.Background()
 	e := newBenchEnv(t)
@@ -104,7 +104,7 @@ func TestBenchSmoke(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(dir, "latency.png")); err != nil || fi.Size() == 0 {
 		t.Errorf("no plot written: %v", err)
 	}
-	md := markdown([]*scenarioReport{rep}, reportMeta{command: "go test ./test/bench", started: time.Now(), loadAvg: loadAvg()})
+	md := markdown([]*scenarioReport{rep}, reportMeta{command: "go test ./test/bench", started: time.Now(), loadAvg: loadAvg(), version: gitVersion()})
 	if !strings.Contains(md, "| flip p99 (ms) |") {
 		t.Errorf("the Markdown report has no latency row:\n%s", md)
 	}

@@ -143,6 +143,9 @@ type reportMeta struct {
 	took     time.Duration
 	loadAvg  string
 	plotFile string // relative to the Markdown file; empty: no plot
+	// version is the commit measured, taken before the run writes its
+	// outputs into the tree (which would make it look dirty).
+	version string
 }
 
 // markdown renders the whole report.
@@ -153,7 +156,7 @@ func markdown(reps []*scenarioReport, meta reportMeta) string {
 	fmt.Fprintf(&b, "Measured %s, in %s, with:\n\n```sh\n%s\n```\n\n",
 		meta.started.UTC().Format("2006-01-02 15:04 UTC"), meta.took.Round(time.Second), meta.command)
 	fmt.Fprintf(&b, "Machine: %s. Load average before the run: %s.\n", machine(), meta.loadAvg)
-	fmt.Fprintf(&b, "Control plane and controllers: %s; this controller at %s.\n\n", kubeVersion(), gitVersion())
+	fmt.Fprintf(&b, "Control plane and controllers: %s; this controller at %s.\n\n", kubeVersion(), meta.version)
 	b.WriteString(methodology)
 
 	for _, rep := range reps {
