@@ -42,11 +42,10 @@ const (
 )
 
 // waitHostQuiet waits until the host has been quiet for a window, at most
-// timeout, and returns how busy the last window was. The API server and
-// etcd keep working for a while after seeding or a reset (garbage
-// collection, compaction); a controller whose churn starts then is billed
-// for the contention, and whichever runs first after a heavy phase would
-// pay more than the other.
+// timeout, and returns how busy the last window was. A controller started
+// while the API server and etcd still work off seeding or a reset would be
+// billed for the contention; in the runs so far the host was quiet within
+// a second, so this is a guard, not a correction.
 func waitHostQuiet(ctx context.Context, timeout time.Duration) (float64, error) {
 	deadline := time.Now().Add(timeout)
 	b0, t0, err := hostBusy()

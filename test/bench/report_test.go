@@ -224,9 +224,8 @@ workload's ` + "`--kube-api-qps`/`--kube-api-burst`" + `.
   not-ready IPs the test knows every Service must list. It includes process
   start-up and the initial LIST of Services, pods and Endpoints.
 - Before the start and before the churn the test waits (up to a minute)
-  until the host is quiet, under 5% of its CPUs busy over a second: the API
-  server and etcd keep working for a while after seeding or a reset, and a
-  controller starting then would pay for it.
+  until the host is quiet, under 5% of its CPUs busy over a second, so that
+  neither controller pays for work left over from seeding or a reset.
 - **flips**: open loop, at the workload's rate, random pods (the same for
   both controllers: one seeded stream per flip) have their readiness
   flipped as a kubelet does it (Ready and ContainersReady
