@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/klog/v2"
 
+	"github.com/endpoints-controller/endpoints-controller/pkg/apitransport"
 	"github.com/endpoints-controller/endpoints-controller/pkg/controller"
 	"github.com/endpoints-controller/endpoints-controller/pkg/metrics"
 	"github.com/endpoints-controller/endpoints-controller/pkg/server"
@@ -49,15 +50,8 @@ func main() {
 		os.Exit(2)
 	}
 
-	applyTimerSlack(o.timerSlack)
-
-	// One P unless GOMAXPROCS says otherwise: the work is a stream of
-	// small events handed between goroutines, and with more Ps each
-	// hand-off wakes another thread to run it (and idle Ps run GC work).
-	// One P cost 10-15% less CPU and a little less memory at the same
-	// latency in make bench, and still decodes the initial lists as fast.
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
+	if o.timerSlack > 0 {
+		applyTimerSlack(o.timerSlack)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -90,11 +84,8 @@ func restConfig(o *options) (*rest.Config, error) {
 	// The controller runs next to the API server: compressing every watch
 	// event costs both ends more than the bytes it saves.
 	cfg.DisableCompression = !o.compression
-	// HTTP/2 multiplexes everything over one TLS connection whose framing
-	// and flow control cost the controller more CPU than extra HTTP/1.1
-	// connections do.
-	if !o.http2 {
-		cfg.TLSClientConfig.NextProtos = []string{"http/1.1"}
+	if err := apitransport.Configure(cfg, apitransport.Options{HTTP2: o.http2, DeadAfter: o.deadConnTimeout}); err != nil {
+		return nil, fmt.Errorf("configuring the transport: %w", err)
 	}
 	cfg.UserAgent = "endpoints-controller/" + version.Version
 	// v1 Endpoints answer every request with a deprecation warning: once is
@@ -134,7 +125,7 @@ func run(ctx context.Context, o *options) error {
 	if err != nil {
 		return err
 	}
-	klog.InfoS("Starting", "version", version.Version, "gomaxprocs", runtime.GOMAXPROCS(0), "leaderElect", o.leaderElect, "shadow", o.shadow)
+	klog.InfoS("Starting", "version", version.Version, "gomaxprocs", runtime.GOMAXPROCS(0), "leaderElect", o.leaderElect, "http2", o.http2, "deadConnectionTimeout", o.deadConnTimeout, "shadow", o.shadow)
 
 	inf := controller.NewInformers(client, "")
 	c, err := controller.New(writeClient, inf, controller.Options{

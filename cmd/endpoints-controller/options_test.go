@@ -23,6 +23,11 @@ func TestValidate(t *testing.T) {
 		{[]string{"--timer-slack=-1ms"}, "--timer-slack"},
 		{[]string{"--timer-slack=1s"}, "--timer-slack"},
 		{[]string{"--timer-slack=0"}, ""},
+		{[]string{"--kube-api-dead-connection-timeout=0"}, "--kube-api-dead-connection-timeout"},
+		{[]string{"--kube-api-dead-connection-timeout=500ms"}, "--kube-api-dead-connection-timeout"},
+		{[]string{"--kube-api-dead-connection-timeout=10s"}, "--leader-elect-renew-deadline"},
+		{[]string{"--leader-elect=false", "--kube-api-dead-connection-timeout=30s"}, ""},
+		{[]string{"--kube-api-http2=false"}, ""},
 		{[]string{"--managed-by= "}, "--managed-by"},
 		{[]string{"--metrics-bind-address=8080"}, "--metrics-bind-address"},
 		{[]string{"--leader-elect-lease-duration=10s"}, "--leader-elect-lease-duration"},
@@ -43,6 +48,19 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// The defaults are the robust ones: HTTP/2 with a dead-connection bound
+// below the renew deadline, and no timer slack.
+func TestRobustDefaults(t *testing.T) {
+	var o options
+	if err := newFlagSet(&o).Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	if !o.http2 || o.deadConnTimeout <= 0 || o.deadConnTimeout >= o.renewDeadline || o.timerSlack != 0 {
+		t.Errorf("defaults: http2 %v, dead-connection timeout %v (renew deadline %v), timer slack %v",
+			o.http2, o.deadConnTimeout, o.renewDeadline, o.timerSlack)
+	}
+}
+
 // Bad flags exit with code 2 and one clear message, before any connection.
 func TestBadFlagsExit2(t *testing.T) {
 	if os.Getenv("EC_MAIN") == "1" {
@@ -50,7 +68,7 @@ func TestBadFlagsExit2(t *testing.T) {
 		main()
 		return
 	}
-	for _, args := range []string{"--concurrent-endpoint-syncs=0", "--no-such-flag", "--kube-api-qps=abc", "extra-arg"} {
+	for _, args := range []string{"--concurrent-endpoint-syncs=0", "--no-such-flag", "--kube-api-qps=abc", "extra-arg", "--timer-slack=-5ms", "--timer-slack=fast"} {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestBadFlagsExit2$")
 		cmd.Env = append(os.Environ(), "EC_MAIN=1", "EC_ARGS="+args)
 		out, err := cmd.CombinedOutput()
