@@ -126,3 +126,7 @@ func BuildController(ctx context.Context, out string) (string, error) {
 	}
 	return out, nil
 }
+
+// ControllerBinary returns the path of our binary as StartController runs
+// it, for tests that start it some other way (under strace, say).
+func (c *Cluster) ControllerBinary() (string, error) { return c.controllerBinary() }
