@@ -52,7 +52,7 @@ func TestConvergesAfterFaults(t *testing.T) {
 	go func() { defer close(done); c.Run(runCtx) }()
 	defer func() { stop(); <-done; inf.Shutdown() }()
 
-	pods := seedServices(t, admin, ns)
+	pods := seedServices(t, admin, ns, services, podsPerService)
 	framework.Eventually(t, 60*time.Second, func() error { return check(ctx, admin, ns) })
 
 	// Churn with faults on, restarting the API server and then etcd in the
@@ -90,11 +90,12 @@ func TestConvergesAfterFaults(t *testing.T) {
 	t.Log(summary)
 }
 
-// seedServices creates the Services and their ready pods; it returns the pods.
-func seedServices(t *testing.T, cs kubernetes.Interface, ns string) []*v1.Pod {
+// seedServices creates n Services and perService ready pods for each; it
+// returns the pods.
+func seedServices(t *testing.T, cs kubernetes.Interface, ns string, n, perService int) []*v1.Pod {
 	ctx := context.Background()
 	var pods []*v1.Pod
-	for s := range services {
+	for s := range n {
 		name := fmt.Sprintf("svc-%02d", s)
 		svc := &v1.Service{
 			ObjectMeta: metav1.ObjectMeta{Name: name},
@@ -104,7 +105,7 @@ func seedServices(t *testing.T, cs kubernetes.Interface, ns string) []*v1.Pod {
 		if _, err := cs.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		for p := range podsPerService {
+		for p := range perService {
 			pod := framework.MakePod(ns, fmt.Sprintf("%s-%d", name, p), map[string]string{"app": name}, framework.WithNodeName("node-1"))
 			created, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
 			if err != nil {
