@@ -18,6 +18,8 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -90,16 +92,19 @@ func Configure(cfg *rest.Config, o Options) error {
 }
 
 // Watch windows on HTTP/1.1: the API server is asked to end every watch
-// after a random time in [minWatchWindow, 2×minWatchWindow), and the client
-// ends it DeadAfter later if the server has not: a connection that misses
-// that deadline is dead. The informers then watch again from the last
-// resource version they saw, so nothing is missed.
+// after a random time in [minWatchWindow, 2×minWatchWindow), and once that
+// time and DeadAfter have passed, the client ends a watch that has been
+// quiet for DeadAfter itself, as if the server had. The informers then
+// watch again from the last resource version they saw, so nothing is
+// missed. A watch list keeps the server's timeout, since its initial events
+// may take long to stream; once they are in and the watch is quiet, it is
+// ended the same way and followed by a plain watch.
 const minWatchWindow = 5 * time.Second
 
-// http1Guard bounds every HTTP/1.1 request: watches by their window,
-// others by the response header timeout. When one misses its bound, the
-// idle connections are closed too, since whatever silenced that one
-// connection has likely silenced the pooled ones opened before it.
+// http1Guard bounds every HTTP/1.1 request: response headers within
+// DeadAfter, watches by their window. When one misses its bound, the idle
+// connections are closed too, since whatever silenced that one connection
+// has likely silenced the pooled ones opened before it.
 type http1Guard struct {
 	base                 *http.Transport
 	deadAfter, minWindow time.Duration
@@ -118,48 +123,88 @@ func (g *http1Guard) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func (g *http1Guard) watch(req *http.Request) (*http.Response, error) {
+	window := g.minWindow + rand.N(g.minWindow)
 	q := req.URL.Query()
-	window, _ := strconv.Atoi(q.Get("timeoutSeconds"))
-	// The initial events of a watch list may take long to stream: only
-	// plain watches are shortened.
-	if q.Get("sendInitialEvents") != "true" || window <= 0 {
-		short := max(1, int((g.minWindow+rand.N(g.minWindow))/time.Second))
-		if window <= 0 || window > short {
-			window = short
+	if q.Get("sendInitialEvents") != "true" {
+		seconds := max(1, int(window/time.Second))
+		if asked, _ := strconv.Atoi(q.Get("timeoutSeconds")); asked > 0 && asked < seconds {
+			seconds = asked
 		}
+		window = time.Duration(seconds) * time.Second
+		q.Set("timeoutSeconds", strconv.Itoa(seconds))
 	}
-	q.Set("timeoutSeconds", strconv.Itoa(window))
 	ctx, cancel := context.WithCancel(req.Context())
-	deadline := g.clock.AfterFunc(time.Duration(window)*time.Second+g.deadAfter, func() {
-		cancel()
-		g.base.CloseIdleConnections()
-	})
 	req = req.Clone(ctx)
 	req.URL.RawQuery = q.Encode()
 	resp, err := g.base.RoundTrip(req)
 	if err != nil {
-		deadline.Stop()
 		cancel()
 		if isTimeout(err) {
 			g.base.CloseIdleConnections()
 		}
 		return nil, err
 	}
-	resp.Body = &watchBody{ReadCloser: resp.Body, stop: func() { deadline.Stop(); cancel() }}
+	b := &watchBody{ReadCloser: resp.Body, cancel: cancel, clock: g.clock, quietFor: g.deadAfter, onEnd: g.base.CloseIdleConnections}
+	b.lastRead.Store(g.clock.Now().UnixNano())
+	b.check = g.clock.AfterFunc(window+g.deadAfter, b.checkLater)
+	resp.Body = b
 	return resp, nil
 }
 
 // CloseIdleConnections lets client-go close idle connections.
 func (g *http1Guard) CloseIdleConnections() { g.base.CloseIdleConnections() }
 
-// watchBody stops a watch's deadline when the watch is closed.
+// watchBody is a watch's response body, which endIfQuiet ends once it has
+// been quiet for quietFor: reads then return io.EOF, as for a watch the
+// server ended.
 type watchBody struct {
 	io.ReadCloser
-	stop func()
+	cancel   context.CancelFunc
+	clock    clock.WithDelayedExecution
+	quietFor time.Duration
+	onEnd    func()
+
+	lastRead atomic.Int64 // UnixNano
+	ended    atomic.Bool
+	mu       sync.Mutex // guards check
+	check    clock.Timer
+}
+
+func (b *watchBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.lastRead.Store(b.clock.Now().UnixNano())
+	}
+	if err != nil && b.ended.Load() {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// checkLater runs endIfQuiet on a goroutine of its own: a fake clock calls
+// timer funcs holding its lock, which endIfQuiet takes again.
+func (b *watchBody) checkLater() { go b.endIfQuiet() }
+
+// endIfQuiet ends the watch if nothing came for quietFor, or checks again
+// when that much time will have passed since the last read.
+func (b *watchBody) endIfQuiet() {
+	quiet := b.clock.Since(time.Unix(0, b.lastRead.Load()))
+	if quiet < b.quietFor {
+		b.mu.Lock()
+		b.check = b.clock.AfterFunc(b.quietFor-quiet, b.checkLater)
+		b.mu.Unlock()
+		return
+	}
+	b.ended.Store(true)
+	b.cancel()
+	b.onEnd()
 }
 
 func (b *watchBody) Close() error {
-	b.stop()
+	b.mu.Lock()
+	b.check.Stop()
+	b.mu.Unlock()
+	b.cancel()
 	return b.ReadCloser.Close()
 }
 
