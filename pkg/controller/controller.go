@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
 
 	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints"
 	"github.com/endpoints-controller/endpoints-controller/pkg/metrics"
@@ -61,6 +62,9 @@ type Options struct {
 	// to New must then not rate-limit itself; share one limiter with the
 	// informers' client so that the total stays within --kube-api-qps.
 	WriteLimiter flowcontrol.RateLimiter
+	// Clock drives the batch period, retry backoff, resync and the trust
+	// in written objects (default the real clock); tests pass a fake one.
+	Clock clock.WithTicker
 }
 
 func (o *Options) defaults() {
@@ -75,6 +79,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxRetryDelay <= 0 {
 		o.MaxRetryDelay = time.Minute
+	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
 	}
 }
 
@@ -121,17 +128,17 @@ func New(client kubernetes.Interface, inf *Informers, opts Options) (*Controller
 				workqueue.NewTypedItemExponentialFailureRateLimiter[string](5*time.Millisecond, opts.MaxRetryDelay),
 				&workqueue.TypedBucketRateLimiter[string]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
 			),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoint", MetricsProvider: opts.Metrics.WorkqueueProvider()},
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoint", MetricsProvider: opts.Metrics.WorkqueueProvider(), Clock: opts.Clock},
 		),
 		selectors:    newSelectorIndex(),
-		written:      newWrittenTracker(),
+		written:      newWrittenTracker(opts.Clock),
 		triggerTimes: newTriggerTimes(),
 		broadcaster:  broadcaster,
 		recorder:     broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: ControllerName}),
 		started:      make(chan struct{}),
 		// API timestamps have whole seconds: a change in the first second
 		// after start must not look older than the start.
-		startTime: time.Now().Truncate(time.Second),
+		startTime: opts.Clock.Now().Truncate(time.Second),
 		shadow:    shadowState{mismatched: map[string]string{}},
 	}
 
@@ -192,10 +199,24 @@ func (c *Controller) Run(ctx context.Context) {
 	for range c.opts.Workers {
 		wg.Go(func() { wait.UntilWithContext(ctx, c.worker, time.Second) })
 	}
-	wg.Go(func() { wait.UntilWithContext(ctx, c.resync, c.opts.ResyncPeriod) })
+	wg.Go(func() { c.resyncLoop(ctx) })
 	<-ctx.Done()
 	c.queue.ShutDown()
 	wg.Wait()
+}
+
+// resyncLoop runs resync now and then every ResyncPeriod after the last run
+// ended, as wait.UntilWithContext does, on the controller's clock.
+func (c *Controller) resyncLoop(ctx context.Context) {
+	for ctx.Err() == nil {
+		c.resync(ctx)
+		t := c.opts.Clock.NewTimer(c.opts.ResyncPeriod)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C():
+		}
+	}
 }
 
 // resync queues every Service, so that nothing stays wrong after a missed

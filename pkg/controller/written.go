@@ -7,6 +7,7 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/utils/clock"
 
 	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints"
 )
@@ -34,7 +35,8 @@ type writtenTracker struct {
 	m         map[string]written
 	canonical map[string]string // key → resourceVersion
 	inFlight  map[string]*endpoints.Sent
-	early     map[string]string // key → resourceVersion of an echo seen before its answer
+	early     map[string]string  // key → resourceVersion of an echo seen before its answer
+	clock     clock.PassiveClock // for writtenTTL
 }
 
 type written struct {
@@ -43,9 +45,9 @@ type written struct {
 	at time.Time
 }
 
-func newWrittenTracker() *writtenTracker {
+func newWrittenTracker(clk clock.PassiveClock) *writtenTracker {
 	return &writtenTracker{m: map[string]written{}, canonical: map[string]string{},
-		inFlight: map[string]*endpoints.Sent{}, early: map[string]string{}}
+		inFlight: map[string]*endpoints.Sent{}, early: map[string]string{}, clock: clk}
 }
 
 // send notes that s is being written.
@@ -80,7 +82,7 @@ func (t *writtenTracker) record(key string, ep *v1.Endpoints, canonical bool) {
 	if err != nil {
 		return // not an etcd revision: nothing to order by, trust the cache
 	}
-	t.m[key] = written{ep: ep, rv: rv, at: time.Now()}
+	t.m[key] = written{ep: ep, rv: rv, at: t.clock.Now()}
 }
 
 func (t *writtenTracker) forget(key string) {
@@ -111,7 +113,7 @@ func (t *writtenTracker) current(key string, cached *v1.Endpoints) (cur *v1.Endp
 	if !ok {
 		return cached, false
 	}
-	if time.Since(w.at) > writtenTTL {
+	if t.clock.Since(w.at) > writtenTTL {
 		delete(t.m, key)
 		return cached, false
 	}

@@ -7,6 +7,8 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	clocktesting "k8s.io/utils/clock/testing"
+
 	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints"
 )
 
@@ -15,7 +17,8 @@ func epAt(rv string) *v1.Endpoints {
 }
 
 func TestWrittenTracker(t *testing.T) {
-	w := newWrittenTracker()
+	clk := clocktesting.NewFakeClock(time.Now())
+	w := newWrittenTracker(clk)
 	if cur, lag := w.current("k", epAt("5")); cur.ResourceVersion != "5" || lag {
 		t.Fatalf("no record: got %s lag %v", cur.ResourceVersion, lag)
 	}
@@ -49,18 +52,20 @@ func TestWrittenTracker(t *testing.T) {
 	if _, ok := w.m["k"]; ok {
 		t.Fatal("record kept after the cache caught up")
 	}
-	// An old record is not trusted forever.
+	// An old record is not trusted forever: up to writtenTTL, not after.
 	w.record("k", epAt("20"), true)
-	rec := w.m["k"]
-	rec.at = time.Now().Add(-2 * writtenTTL)
-	w.m["k"] = rec
+	clk.Step(writtenTTL)
+	if cur, lag := w.current("k", epAt("12")); cur.ResourceVersion != "20" || !lag {
+		t.Fatal("record not trusted within writtenTTL")
+	}
+	clk.Step(time.Millisecond)
 	if cur, lag := w.current("k", epAt("12")); cur.ResourceVersion != "12" || lag {
 		t.Fatal("expired record still trusted")
 	}
 }
 
 func TestWrittenTrackerCanonical(t *testing.T) {
-	w := newWrittenTracker()
+	w := newWrittenTracker(clocktesting.NewFakeClock(time.Now()))
 	w.record("k", epAt("10"), true)
 	if !w.isCanonical("k", epAt("10")) || w.isCanonical("k", epAt("11")) || w.isCanonical("j", epAt("10")) {
 		t.Fatal("isCanonical after a canonical write")
@@ -104,7 +109,7 @@ func writtenEP(rv string) *v1.Endpoints {
 // The echo of a write after its answer is the written object, trimmed as
 // the cache keeps it, without touching the written object.
 func TestWrittenEcho(t *testing.T) {
-	w := newWrittenTracker()
+	w := newWrittenTracker(clocktesting.NewFakeClock(time.Now()))
 	ep := writtenEP("10")
 	w.record("k", ep, true)
 	if w.echo("k", encoded(t, writtenEP("9"))) != nil || w.echo("other", encoded(t, ep)) != nil {
@@ -122,7 +127,7 @@ func TestWrittenEcho(t *testing.T) {
 // An echo that comes before the write's answer is recognised by its
 // content: decoded over the sent subsets, and no change to re-check.
 func TestWrittenEarlyEcho(t *testing.T) {
-	w := newWrittenTracker()
+	w := newWrittenTracker(clocktesting.NewFakeClock(time.Now()))
 	sent := writtenEP("9")
 	enc, err := endpoints.EncodeEndpoints(sent)
 	if err != nil {

@@ -144,7 +144,7 @@ func TestComputeAddress(t *testing.T) {
 			assertSubsets(t, got, want)
 			// nodeName a pointer, targetRef without the pod's resourceVersion
 			// (dump shows both, this makes it explicit). For an empty node
-			// name see TestDivergences/nodeName.
+			// name see TestDivergence_EmptyNodeNameLeftOut.
 			for _, s := range got {
 				if a := s.Addresses[0]; a.NodeName == nil || a.TargetRef.ResourceVersion != "" {
 					t.Errorf("nodeName %v, targetRef %+v", a.NodeName, *a.TargetRef)

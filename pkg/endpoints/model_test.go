@@ -89,7 +89,7 @@ func modelAddress(svc *v1.Service, pod *v1.Pod) (v1.EndpointAddress, bool) {
 // with the same addresses and readiness grouped. Subsets without ports map
 // to a sentinel port, and only ports numbered above 0 are listed. Unlike the
 // built-in, ports are told apart by value (it keys them by struct, so by
-// AppProtocol pointer): see TestDivergences.
+// AppProtocol pointer): see TestDivergence_SplitSubsetsUpToDate.
 func modelRepack(in []v1.EndpointSubset) []v1.EndpointSubset {
 	type pkey struct {
 		name  string

@@ -117,23 +117,5 @@ func TestTruncateCanonicalInput(t *testing.T) {
 	}
 }
 
-// A subset cut to nothing is dropped (the API server rejects it), found by
-// the parity test: 1005 ready pods on one port, 5 not-ready on another.
-func TestTruncateDropsEmptiedSubsets(t *testing.T) {
-	mk := func(n, port int, ready bool) v1.EndpointSubset {
-		s := v1.EndpointSubset{Ports: []v1.EndpointPort{{Name: "http", Port: int32(port), Protocol: v1.ProtocolTCP}}}
-		for i := range n {
-			a := v1.EndpointAddress{IP: fmt.Sprintf("10.%d.%d.%d", port%256, i/250, i%250)}
-			if ready {
-				s.Addresses = append(s.Addresses, a)
-			} else {
-				s.NotReadyAddresses = append(s.NotReadyAddresses, a)
-			}
-		}
-		return s
-	}
-	out, cut := Truncate([]v1.EndpointSubset{mk(1005, 8080, true), mk(5, 8081, false)})
-	if !cut || len(out) != 1 || len(out[0].Addresses) != MaxCapacity {
-		t.Fatalf("cut %v, %d subsets, want one with %d ready", cut, len(out), MaxCapacity)
-	}
-}
+// TestDivergence_TruncationDropsEmptySubset (divergence_test.go) covers
+// subsets cut to nothing.

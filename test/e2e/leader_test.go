@@ -172,12 +172,8 @@ func waitLeader(t *testing.T, cs ...*controller) *controller {
 			if c == leader {
 				want = 1
 			}
-			scrape, err := c.scrape()
-			if err != nil {
+			if err := checkGauge(c, want); err != nil {
 				return err
-			}
-			if got := metric(scrape, "endpoints_controller_leader"); got != want {
-				return fmt.Errorf("%s: endpoints_controller_leader %v, want %v", c.Name, got, want)
 			}
 		}
 		return nil
@@ -187,14 +183,17 @@ func waitLeader(t *testing.T, cs ...*controller) *controller {
 
 func waitGauge(t *testing.T, c *controller, want float64) {
 	t.Helper()
-	framework.Eventually(t, 10*time.Second, func() error {
-		scrape, err := c.scrape()
-		if err != nil {
-			return err
-		}
-		if got := metric(scrape, "endpoints_controller_leader"); got != want {
-			return fmt.Errorf("%s: endpoints_controller_leader %v, want %v", c.Name, got, want)
-		}
-		return nil
-	})
+	framework.Eventually(t, 10*time.Second, func() error { return checkGauge(c, want) })
+}
+
+// checkGauge scrapes c's endpoints_controller_leader and compares it with want.
+func checkGauge(c *controller, want float64) error {
+	scrape, err := c.scrape()
+	if err != nil {
+		return err
+	}
+	if got := metric(scrape, "endpoints_controller_leader"); got != want {
+		return fmt.Errorf("%s: endpoints_controller_leader %v, want %v", c.Name, got, want)
+	}
+	return nil
 }

@@ -125,20 +125,12 @@ func (c *Cluster) waitKwokHealthy() error {
 func (c *Cluster) wait(what string, fn func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.readyTimeout)
 	defer cancel()
-	for {
+	alive := func() error {
 		if err := c.checkRunning(); err != nil {
 			return fmt.Errorf("waiting for %s: %w", what, err)
 		}
-		callCtx, callCancel := context.WithTimeout(ctx, 5*time.Second)
-		err := fn(callCtx)
-		callCancel()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("timed out waiting for %s: %v\n%s\n%s", what, err, c.kcm.logTail(15), c.kwok.logTail(15))
-		case <-time.After(100 * time.Millisecond):
-		}
+		return nil
 	}
+	tail := func() string { return c.kcm.logTail(15) + "\n" + c.kwok.logTail(15) }
+	return pollWhile(ctx, what, alive, tail, fn)
 }

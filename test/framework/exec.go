@@ -190,7 +190,7 @@ func (p *Process) statusBytes(field string) int64 {
 
 // LogTail returns the last n lines of the child's log, for error messages.
 func (p *Process) LogTail(n int) string {
-	return (&process{name: p.name, logPath: p.logPath}).logTail(n)
+	return logTail(p.logPath, n)
 }
 
 func (p *Process) exitedState() *os.ProcessState {

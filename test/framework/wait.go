@@ -64,9 +64,21 @@ func (cp *ControlPlane) waitAPIServerReady() error {
 // poll calls fn every 100ms until it succeeds, ctx ends or p exits; errors
 // carry the tail of p's log, which usually says what went wrong.
 func poll(ctx context.Context, p *process, what string, fn func(context.Context) error) error {
-	for {
+	alive := func() error {
 		if p.exited() {
 			return fmt.Errorf("%s exited while waiting for %s\n%s", p.name, what, p.logTail(40))
+		}
+		return nil
+	}
+	return pollWhile(ctx, what, alive, func() string { return p.logTail(40) }, fn)
+}
+
+// pollWhile calls fn every 100ms, each call bounded to 5s, until it
+// succeeds, ctx ends (the error then carries tail()) or alive fails.
+func pollWhile(ctx context.Context, what string, alive func() error, tail func() string, fn func(context.Context) error) error {
+	for {
+		if err := alive(); err != nil {
+			return err
 		}
 		callCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := fn(callCtx)
@@ -76,7 +88,7 @@ func poll(ctx context.Context, p *process, what string, fn func(context.Context)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("timed out waiting for %s: %v\n%s", what, err, p.logTail(40))
+			return fmt.Errorf("timed out waiting for %s: %v\n%s", what, err, tail())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

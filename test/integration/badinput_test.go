@@ -11,8 +11,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/rest"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/endpoints-controller/endpoints-controller/pkg/controller"
+	"github.com/endpoints-controller/endpoints-controller/pkg/metrics"
 	"github.com/endpoints-controller/endpoints-controller/test/framework"
 )
 
@@ -66,8 +68,10 @@ func TestIrregularPodIPs(t *testing.T) {
 }
 
 // RBAC without the update verb: a Warning event and an error log, retries
-// with capped backoff, no crash; granting the verb heals it.
-func TestMissingRBACVerb(t *testing.T) {
+// with capped backoff past the built-in's limit (15, after which it drops
+// the Service until its next change), no crash; granting the verb heals it.
+// The controller's fake clock is stepped over each backoff.
+func TestDivergence_RetriesForever(t *testing.T) {
 	e := newEnv(t)
 	admin := e.cs
 	user := "system:serviceaccount:" + e.ns + ":limited"
@@ -96,11 +100,26 @@ func TestMissingRBACVerb(t *testing.T) {
 	cfg := rest.CopyConfig(cp.Config)
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
 	e.controllerCS = framework.Clientset(cfg)
-	e.startController(controller.Options{MaxRetryDelay: 2 * time.Second})
+	clk := clocktesting.NewFakeClock(time.Now())
+	m := metrics.New()
+	const maxDelay = 2 * time.Second
+	e.startController(controller.Options{MaxRetryDelay: maxDelay, Clock: clk, Metrics: m})
 	p := e.createPod("a", app("web"), []string{"10.0.0.1"}, true)
 	e.createService(service("web", port("", 80, intstr.FromInt32(80), v1.ProtocolTCP)))
 	e.waitIPs("web", []string{"10.0.0.1"}, nil) // create is allowed
 	e.setStatus(p, []string{"10.0.0.1"}, false, v1.PodRunning)
+
+	const builtinMaxRetries = 15
+	failed := func() float64 {
+		return metricSum(t, m, "endpoints_controller_endpoints_writes_total", map[string]string{"operation": "update", "result": "error"})
+	}
+	framework.Eventually(t, time.Minute, func() error {
+		if n := failed(); n <= builtinMaxRetries+1 {
+			clk.Step(maxDelay) // the longest backoff: the next retry is due
+			return fmt.Errorf("%v failed updates", n)
+		}
+		return nil
+	})
 
 	framework.Eventually(t, 30*time.Second, func() error {
 		evs, err := admin.CoreV1().Events(e.ns).List(ctx, metav1.ListOptions{FieldSelector: "reason=FailedToUpdateEndpoint"})
@@ -113,5 +132,16 @@ func TestMissingRBACVerb(t *testing.T) {
 	if _, err := admin.RbacV1().ClusterRoles().Update(ctx, role, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	e.waitIPs("web", nil, []string{"10.0.0.1"})
+	// Still retrying: the next retry after the grant writes.
+	framework.Eventually(t, 30*time.Second, func() error {
+		ep, err := e.getEndpoints("web")
+		if err != nil {
+			return err
+		}
+		if ready, notReady := ips(ep); len(ready) != 0 || len(notReady) != 1 {
+			clk.Step(maxDelay)
+			return fmt.Errorf("ready %v notReady %v", ready, notReady)
+		}
+		return nil
+	})
 }
