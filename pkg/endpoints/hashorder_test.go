@@ -2,10 +2,13 @@ package endpoints
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	utildump "k8s.io/utils/dump"
 	"k8s.io/utils/ptr"
 )
 
@@ -100,6 +103,60 @@ func TestCompareAddress(t *testing.T) {
 	} {
 		if got := compareAddress(tc.x, tc.y); got != tc.want {
 			t.Errorf("compareAddress(%s, %s) = %d, want %d", addrStr(tc.x), addrStr(tc.y), got, tc.want)
+		}
+	}
+}
+
+// TestForHash holds the text hashed for ordering equal to the built-in's,
+// dump.ForHash (spew), over random values: every field set or not, nil and
+// empty lists and pointers, odd strings. A field added to these API types
+// shows in spew's text and fails this test.
+func TestForHash(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	str := func() string {
+		return []string{"", "a", "10.0.0.1", "h \"x\"\n", "<nil>", "ü\xff", "} {", "(*string)"}[r.IntN(8)]
+	}
+	strPtr := func() *string {
+		if r.IntN(3) == 0 {
+			return nil
+		}
+		return ptr.To(str())
+	}
+	port := func() v1.EndpointPort {
+		return v1.EndpointPort{Name: str(), Port: r.Int32N(70000) - 100, Protocol: v1.Protocol(str()), AppProtocol: strPtr()}
+	}
+	list := func() int { return r.IntN(4) - 1 } // -1: nil
+	addresses := func() []v1.EndpointAddress {
+		n := list()
+		if n < 0 {
+			return nil
+		}
+		out := make([]v1.EndpointAddress, n)
+		for i := range out {
+			out[i] = v1.EndpointAddress{IP: str(), Hostname: str(), NodeName: strPtr()}
+			if r.IntN(3) > 0 {
+				out[i].TargetRef = &v1.ObjectReference{Kind: str(), Namespace: str(), Name: str(),
+					UID: types.UID(str()), APIVersion: str(), ResourceVersion: str(), FieldPath: str()}
+			}
+		}
+		return out
+	}
+	for range 2000 {
+		s := v1.EndpointSubset{Addresses: addresses(), NotReadyAddresses: addresses()}
+		if n := list(); n >= 0 {
+			s.Ports = make([]v1.EndpointPort, n)
+			for i := range s.Ports {
+				s.Ports[i] = port()
+			}
+		}
+		text := &hashText{b: []byte("(v1.EndpointSubset)")}
+		text.subset(&s)
+		if got, want := string(text.b), utildump.ForHash(s); got != want {
+			t.Fatalf("subset:\ngot  %q\nwant %q", got, want)
+		}
+		p := port()
+		if got, want := string(appendPort([]byte("(v1.EndpointPort)"), &p)), utildump.ForHash(p); got != want {
+			t.Fatalf("port:\ngot  %q\nwant %q", got, want)
 		}
 	}
 }
