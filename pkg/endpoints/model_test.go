@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -301,4 +302,38 @@ func checkCompute(t testing.TB, svc *v1.Service, pods ...*v1.Pod) Result {
 		t.Errorf("Compute modified its input")
 	}
 	return res
+}
+
+// modelTruncate is truncateEndpoints: in subset order, each subset keeps
+// its share, rounded up, of the capacity left for the list being cut
+// (ready when over capacity by itself, then all not-ready dropped).
+func modelTruncate(ss []v1.EndpointSubset) []v1.EndpointSubset {
+	ready, notReady := 0, 0
+	for _, s := range ss {
+		ready += len(s.Addresses)
+		notReady += len(s.NotReadyAddresses)
+	}
+	if ready+notReady <= MaxCapacity {
+		return ss
+	}
+	cutReady := ready > MaxCapacity
+	budget, total := MaxCapacity-ready, notReady
+	if cutReady {
+		budget, total = MaxCapacity, ready
+	}
+	left := budget
+	out := cloneSubsets(ss)
+	for i := range out {
+		list := &out[i].NotReadyAddresses
+		if cutReady {
+			list = &out[i].Addresses
+			out[i].NotReadyAddresses = nil
+		}
+		n := min(int(math.Ceil(float64(len(*list))/float64(total)*float64(budget))), left)
+		if len(*list) > n {
+			*list = (*list)[:n]
+		}
+		left -= len(*list)
+	}
+	return out
 }
