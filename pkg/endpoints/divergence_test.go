@@ -95,3 +95,13 @@ func TestDivergences(t *testing.T) {
 		sameAsBuiltin(t, mkSvc(), a, b)
 	})
 }
+
+// TestDeliberateNoEmptyNodeName asserts a difference kept on purpose (see
+// README): no nodeName for a pod without a node, where the built-in sends
+// "" and the API server rejects the whole object.
+func TestDeliberateNoEmptyNodeName(t *testing.T) {
+	svc, pod := mkSvc(), mkPod("a", "10.0.0.1", onNode(""))
+	a := addr(pod, "10.0.0.1")
+	a.NodeName = nil
+	assertSubsets(t, Compute(svc, Pods([]*v1.Pod{pod})).Subsets, subsets{{Addresses: addrs{a}, Ports: http8080}})
+}
