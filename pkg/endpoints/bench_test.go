@@ -40,6 +40,14 @@ func BenchmarkCompute(b *testing.B) {
 			}
 		})
 	}
+	// Several subsets: their order costs a hash of each whole subset.
+	b.Run("pods=1000,subsets=4", func(b *testing.B) {
+		svc, pods := benchInput(1000, 3)
+		b.ReportAllocs()
+		for b.Loop() {
+			Compute(svc, Pods(pods))
+		}
+	})
 }
 
 // BenchmarkUpToDate is the no-op sync of an unchanged 1000-pod Service.

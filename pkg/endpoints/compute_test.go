@@ -242,7 +242,7 @@ func TestComputePorts(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			assertSubsets(t, checkCompute(t, tc.svc, tc.pods...).Subsets, tc.want)
+			assertSubsets(t, checkCompute(t, tc.svc, tc.pods...).Subsets, builtinOrder(tc.want))
 		})
 	}
 }

@@ -51,8 +51,9 @@ func strPtrEqual(a, b *string) bool {
 // truncatedEquivalent reports whether cur is as good a truncation of full
 // as want is: port groups of full (a group cut to nothing is absent), the
 // same total of ready and of not-ready addresses, and every address taken
-// from full's group of the same ports with the same readiness. How the cut is split between groups depends on subset
-// order (the built-in's follows hashes), so it is not compared.
+// from full's group of the same ports with the same readiness. How the cut
+// is split between groups depends on subset order, which another writer's
+// need not share, so it is not compared.
 func truncatedEquivalent(cur, want, full []v1.EndpointSubset) bool {
 	wantReady, wantNotReady := CountAddresses(want)
 	curReady, curNotReady := CountAddresses(cur)

@@ -1,8 +1,12 @@
 package endpoints
 
 import (
+	"bytes"
 	"fmt"
+	"hash/fnv"
+	"math"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -10,6 +14,7 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/endpointslice"
 	endpointsliceutil "k8s.io/endpointslice/util"
+	utildump "k8s.io/utils/dump"
 	utilnet "k8s.io/utils/net"
 )
 
@@ -17,13 +22,44 @@ import (
 // endpoints controller of Kubernetes v1.37.2 (syncService up to, and
 // including, RepackSubsets), used as an oracle. It follows the built-in
 // step by step: one single-address subset per pod and port, then repacked.
-// Its output order is arbitrary (the built-in's follows hashes): compare it
-// through norm.
+// modelRepack's output order is arbitrary; modelSort then orders it as the
+// built-in's SortSubsets does.
 
 // builtinModel returns the subsets the built-in computes before truncation.
 func builtinModel(svc *v1.Service, pods []*v1.Pod) []v1.EndpointSubset {
-	return modelRepack(builtinExpand(svc, pods))
+	return modelSort(modelRepack(builtinExpand(svc, pods)))
 }
+
+// modelSort is SortSubsets, naively: addresses by LessEndpointAddress,
+// then ports and subsets by comparing, in every Less, the FNV-128a sums of
+// the two elements as dump.ForHash prints them.
+func modelSort(ss []v1.EndpointSubset) []v1.EndpointSubset {
+	sum := func(v any) []byte {
+		h := fnv.New128a()
+		fmt.Fprintf(h, "%v", utildump.ForHash(v))
+		return h.Sum(nil)
+	}
+	lessAddr := func(a, b *v1.EndpointAddress) bool {
+		if c := bytes.Compare([]byte(a.IP), []byte(b.IP)); c != 0 {
+			return c < 0
+		}
+		if b.TargetRef == nil {
+			return false
+		}
+		return a.TargetRef == nil || a.TargetRef.UID < b.TargetRef.UID
+	}
+	for i := range ss {
+		s := &ss[i]
+		sort.Slice(s.Addresses, func(i, j int) bool { return lessAddr(&s.Addresses[i], &s.Addresses[j]) })
+		sort.Slice(s.NotReadyAddresses, func(i, j int) bool { return lessAddr(&s.NotReadyAddresses[i], &s.NotReadyAddresses[j]) })
+		sort.Slice(s.Ports, func(i, j int) bool { return bytes.Compare(sum(s.Ports[i]), sum(s.Ports[j])) < 0 })
+	}
+	sort.Slice(ss, func(i, j int) bool { return bytes.Compare(sum(ss[i]), sum(ss[j])) < 0 })
+	return ss
+}
+
+// builtinOrder returns a copy of ss in the built-in's order.
+func builtinOrder(ss []v1.EndpointSubset) []v1.EndpointSubset { return modelSort(cloneSubsets(ss)) }
 
 // builtinExpand returns what the built-in passes to RepackSubsets: one
 // single-address subset per pod and port.
@@ -202,7 +238,7 @@ func checkCompute(t testing.TB, svc *v1.Service, pods ...*v1.Pod) Result {
 		t.Errorf("Compute's output is not canonical\ngot:\n%sRepack:\n%s", dump(out), dump(r))
 	}
 	expanded := builtinExpand(svc, pods)
-	if g, w := norm(out), norm(modelRepack(expanded)); g != w {
+	if g, w := dump(out), dump(modelSort(modelRepack(expanded))); g != w {
 		t.Errorf("Compute differs from the built-in model\ngot:\n%s\nbuilt-in:\n%s", g, w)
 	}
 	if r := Repack(expanded); dump(r) != dump(out) {
@@ -266,4 +302,38 @@ func checkCompute(t testing.TB, svc *v1.Service, pods ...*v1.Pod) Result {
 		t.Errorf("Compute modified its input")
 	}
 	return res
+}
+
+// modelTruncate is truncateEndpoints: in subset order, each subset keeps
+// its share, rounded up, of the capacity left for the list being cut
+// (ready when over capacity by itself, then all not-ready dropped).
+func modelTruncate(ss []v1.EndpointSubset) []v1.EndpointSubset {
+	ready, notReady := 0, 0
+	for _, s := range ss {
+		ready += len(s.Addresses)
+		notReady += len(s.NotReadyAddresses)
+	}
+	if ready+notReady <= MaxCapacity {
+		return ss
+	}
+	cutReady := ready > MaxCapacity
+	budget, total := MaxCapacity-ready, notReady
+	if cutReady {
+		budget, total = MaxCapacity, ready
+	}
+	left := budget
+	out := cloneSubsets(ss)
+	for i := range out {
+		list := &out[i].NotReadyAddresses
+		if cutReady {
+			list = &out[i].Addresses
+			out[i].NotReadyAddresses = nil
+		}
+		n := min(int(math.Ceil(float64(len(*list))/float64(total)*float64(budget))), left)
+		if len(*list) > n {
+			*list = (*list)[:n]
+		}
+		left -= len(*list)
+	}
+	return out
 }

@@ -47,10 +47,10 @@ func Labels(svc *v1.Service, managedBy string) map[string]string {
 }
 
 // UpToDate reports whether cur already holds d, so that no write is needed.
-// The trigger-time annotation and targetRef resource versions are ignored;
-// subsets stored in another canonical order (e.g. by the built-in, whose
-// order follows hashes) are repacked before comparing, so switching between
-// the two controllers writes nothing.
+// The trigger-time annotation and targetRef resource versions are ignored.
+// The built-in stores the same subsets in the same order; subsets stored in
+// another order or grouping (say, by another writer) are repacked before
+// comparing, as the built-in does, so that they cause no write either.
 func UpToDate(cur *v1.Endpoints, d Desired) bool { return upToDate(cur, d, false) }
 
 // UpToDateCanonical is UpToDate for a cur whose subsets are known to be in

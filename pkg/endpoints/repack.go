@@ -136,62 +136,34 @@ func Repack(subsets []v1.EndpointSubset) []v1.EndpointSubset {
 	return out
 }
 
-// sortSubsets puts subsets in canonical order, in place: addresses by IP then
-// pod UID (as the built-in sorts them), ports by value, and subsets by their
-// first port (a port belongs to exactly one subset once repacked; a port-less
-// subset comes first).
+// sortSubsets puts subsets in canonical order, in place, which is the
+// built-in's: addresses by IP then pod UID, ports and then subsets by hash
+// (see sortByHash).
 func sortSubsets(subsets []v1.EndpointSubset) {
 	for i := range subsets {
 		s := &subsets[i]
 		slices.SortFunc(s.Addresses, compareAddress)
 		slices.SortFunc(s.NotReadyAddresses, compareAddress)
-		slices.SortFunc(s.Ports, comparePort)
+		sortPortsByHash(s.Ports)
 	}
-	slices.SortFunc(subsets, func(a, b v1.EndpointSubset) int {
-		switch {
-		case len(a.Ports) == 0 && len(b.Ports) == 0:
-			return compareFirstAddress(a, b)
-		case len(a.Ports) == 0:
-			return -1
-		case len(b.Ports) == 0:
-			return 1
-		}
-		return comparePort(a.Ports[0], b.Ports[0])
-	})
+	sortSubsetsByHash(subsets)
 }
 
+// compareAddress orders as the built-in's LessEndpointAddress: IP bytes,
+// then an address without targetRef first (even before an empty UID), then
+// UID.
 func compareAddress(a, b v1.EndpointAddress) int {
 	if c := strings.Compare(a.IP, b.IP); c != 0 {
 		return c
 	}
-	var ua, ub types.UID
-	if a.TargetRef != nil {
-		ua = a.TargetRef.UID
-	}
-	if b.TargetRef != nil {
-		ub = b.TargetRef.UID
-	}
-	return strings.Compare(string(ua), string(ub))
-}
-
-func compareFirstAddress(a, b v1.EndpointSubset) int {
-	first := func(s v1.EndpointSubset) *v1.EndpointAddress {
-		if len(s.Addresses) > 0 {
-			return &s.Addresses[0]
-		}
-		if len(s.NotReadyAddresses) > 0 {
-			return &s.NotReadyAddresses[0]
-		}
-		return nil
-	}
-	fa, fb := first(a), first(b)
 	switch {
-	case fa == nil || fb == nil:
-		return cmp.Compare(boolInt(fa != nil), boolInt(fb != nil))
+	case a.TargetRef == nil || b.TargetRef == nil:
+		return cmp.Compare(boolInt(a.TargetRef != nil), boolInt(b.TargetRef != nil))
 	}
-	return compareAddress(*fa, *fb)
+	return strings.Compare(string(a.TargetRef.UID), string(b.TargetRef.UID))
 }
 
+// comparePort is a total order on port values, for order-independent keys.
 func comparePort(a, b v1.EndpointPort) int {
 	ka, kb := keyOfPort(a), keyOfPort(b)
 	return cmp.Or(

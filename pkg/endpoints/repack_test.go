@@ -20,7 +20,7 @@ func checkRepack(t testing.TB, in []v1.EndpointSubset, shuffles int) []v1.Endpoi
 	if dump(in) != before {
 		t.Errorf("Repack modified its input")
 	}
-	if g, w := norm(out), norm(modelRepack(in)); g != w {
+	if g, w := dump(out), dump(modelSort(modelRepack(in))); g != w {
 		t.Errorf("Repack differs from the built-in model\ngot:\n%s\nbuilt-in:\n%s", g, w)
 	}
 	if again := Repack(out); dump(again) != dump(out) || !SubsetsEqual(again, out) {
@@ -79,7 +79,7 @@ func TestRepack(t *testing.T) {
 		{"port-less subset absorbed by a port with the same addresses",
 			subsets{{Addresses: addrs{A}}, {Addresses: addrs{A}, Ports: eports{P1}}},
 			subsets{{Addresses: addrs{A}, Ports: eports{P1}}}},
-		{"port-less subset with other addresses comes first",
+		{"port-less subset with other addresses",
 			subsets{{Addresses: addrs{B}, Ports: eports{P1}}, {Addresses: addrs{A}}},
 			subsets{{Addresses: addrs{A}}, {Addresses: addrs{B}, Ports: eports{P1}}}},
 		{"appProtocol compared by value",
@@ -91,7 +91,7 @@ func TestRepack(t *testing.T) {
 		{"protocol tells ports apart",
 			subsets{{Addresses: addrs{A}, Ports: eports{DNSU}}, {Addresses: addrs{B}, Ports: eports{DNST}}},
 			subsets{{Addresses: addrs{B}, Ports: eports{DNST}}, {Addresses: addrs{A}, Ports: eports{DNSU}}}},
-		{"everything sorted",
+		{"everything sorted, ports and subsets by hash",
 			subsets{{Addresses: addrs{C}, Ports: eports{P2}}, {Addresses: addrs{C, A, B}, Ports: eports{P3, P1}}},
 			subsets{{Addresses: addrs{A, B, C}, Ports: eports{P1, P3}}, {Addresses: addrs{C}, Ports: eports{P2}}}},
 		{"address without targetRef",
@@ -99,7 +99,7 @@ func TestRepack(t *testing.T) {
 			subsets{{Addresses: addrs{A, {IP: "10.0.0.9"}}, Ports: eports{P1}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			assertSubsets(t, checkRepack(t, tc.in, 30), tc.out)
+			assertSubsets(t, checkRepack(t, tc.in, 30), builtinOrder(tc.out))
 		})
 	}
 }

@@ -119,3 +119,29 @@ func TestTruncateCanonicalInput(t *testing.T) {
 
 // TestDivergence_TruncationDropsEmptySubset (divergence_test.go) covers
 // subsets cut to nothing.
+
+// TestTruncateAsBuiltin: over capacity, the addresses kept are exactly the
+// built-in's, which cuts in its (hash) order of subsets.
+func TestTruncateAsBuiltin(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		pods      int
+		notReadyL bool // not-ready addresses left after the cut
+	}{
+		{"ready cut", 1500, false},
+		{"not ready cut", 560, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc, pods := benchInput(tc.pods, 3)
+			full := Compute(svc, Pods(pods)).Subsets
+			out, cut := Truncate(full)
+			r, nr := CountAddresses(out)
+			if !cut || r+nr != MaxCapacity || (nr > 0) != tc.notReadyL || len(full) < 3 {
+				t.Errorf("cut=%v ready=%d notReady=%d subsets=%d", cut, r, nr, len(full))
+			}
+			if g, w := dump(out), dump(modelTruncate(builtinModel(svc, pods))); g != w {
+				t.Errorf("kept other addresses than the built-in\ngot:\n%s\nbuilt-in:\n%s", g, w)
+			}
+		})
+	}
+}

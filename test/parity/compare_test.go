@@ -1,7 +1,6 @@
 package parity
 
 import (
-	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -9,137 +8,28 @@ import (
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// view is what is compared of an Endpoints whose subsets are complete.
-type view struct {
-	Labels      map[string]string   `json:"labels,omitempty"`
-	Annotations map[string]string   `json:"annotations,omitempty"`
-	Subsets     []v1.EndpointSubset `json:"subsets,omitempty"`
-}
-
-// truncatedView is what is compared of a truncated Endpoints: which
-// addresses survive follows the built-in's hash order of subsets, so only
-// totals and port groups are stable.
-type truncatedView struct {
-	Labels      map[string]string `json:"labels,omitempty"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-	Ready       int               `json:"ready"`
-	NotReady    int               `json:"notReady"`
-	PortGroups  []string          `json:"portGroups"`
-}
-
-// render returns the comparable JSON of ep ("" for a missing one).
+// render returns the comparable JSON of ep ("" for a missing one): the
+// object as stored, subsets in their stored order, without what the API
+// server sets (resourceVersion, uid, creationTimestamp, managedFields) and
+// with the trigger time's value masked (only its presence is compared).
 func render(ep *v1.Endpoints) string {
 	if ep == nil {
 		return ""
 	}
-	ann := maps.Clone(ep.Annotations)
-	if _, ok := ann[v1.EndpointsLastChangeTriggerTime]; ok {
-		ann[v1.EndpointsLastChangeTriggerTime] = "<set>" // a time: only presence is compared
+	ep = ep.DeepCopy()
+	ep.ResourceVersion, ep.UID, ep.Generation = "", "", 0
+	ep.CreationTimestamp, ep.ManagedFields = metav1.Time{}, nil
+	if _, ok := ep.Annotations[v1.EndpointsLastChangeTriggerTime]; ok {
+		ep.Annotations[v1.EndpointsLastChangeTriggerTime] = "<set>"
 	}
-	var v any
-	subsets := normalizeSubsets(ep.Subsets)
-	if _, ok := ann[v1.EndpointsOverCapacity]; ok {
-		tv := truncatedView{Labels: ep.Labels, Annotations: ann, PortGroups: []string{}}
-		for _, s := range subsets {
-			tv.Ready += len(s.Addresses)
-			tv.NotReady += len(s.NotReadyAddresses)
-			tv.PortGroups = append(tv.PortGroups, portsString(s.Ports))
-		}
-		slices.Sort(tv.PortGroups)
-		v = tv
-	} else {
-		v = view{Labels: ep.Labels, Annotations: ann, Subsets: subsets}
-	}
-	out, err := json.MarshalIndent(v, "", "  ")
+	out, err := json.MarshalIndent(ep, "", "  ")
 	if err != nil {
 		panic(err) // API types always marshal
 	}
 	return string(out)
-}
-
-// normalizeSubsets makes subsets comparable as a set: targetRef resource
-// versions dropped, addresses sorted by IP then pod name, ports sorted,
-// subsets sorted by their first port (a port-less subset first).
-func normalizeSubsets(in []v1.EndpointSubset) []v1.EndpointSubset {
-	var out []v1.EndpointSubset
-	for _, s := range in {
-		s = *s.DeepCopy()
-		for _, list := range []*[]v1.EndpointAddress{&s.Addresses, &s.NotReadyAddresses} {
-			for i := range *list {
-				if ref := (*list)[i].TargetRef; ref != nil {
-					ref.ResourceVersion = ""
-				}
-			}
-			slices.SortFunc(*list, compareAddress)
-			if len(*list) == 0 {
-				*list = nil
-			}
-		}
-		slices.SortFunc(s.Ports, comparePort)
-		if len(s.Ports) == 0 {
-			s.Ports = nil
-		}
-		out = append(out, s)
-	}
-	slices.SortFunc(out, func(a, b v1.EndpointSubset) int {
-		switch {
-		case len(a.Ports) == 0 || len(b.Ports) == 0:
-			if c := cmp.Compare(len(a.Ports), len(b.Ports)); c != 0 {
-				return c
-			}
-		default:
-			if c := comparePort(a.Ports[0], b.Ports[0]); c != 0 {
-				return c
-			}
-		}
-		return strings.Compare(firstIP(a), firstIP(b))
-	})
-	return out
-}
-
-func compareAddress(a, b v1.EndpointAddress) int {
-	name := func(a v1.EndpointAddress) string {
-		if a.TargetRef == nil {
-			return ""
-		}
-		return a.TargetRef.Name
-	}
-	return cmp.Or(strings.Compare(a.IP, b.IP), strings.Compare(name(a), name(b)))
-}
-
-func comparePort(a, b v1.EndpointPort) int {
-	ap := func(p v1.EndpointPort) string {
-		if p.AppProtocol == nil {
-			return ""
-		}
-		return "=" + *p.AppProtocol
-	}
-	return cmp.Or(strings.Compare(a.Name, b.Name), cmp.Compare(a.Port, b.Port),
-		strings.Compare(string(a.Protocol), string(b.Protocol)), strings.Compare(ap(a), ap(b)))
-}
-
-func firstIP(s v1.EndpointSubset) string {
-	if len(s.Addresses) > 0 {
-		return s.Addresses[0].IP
-	}
-	if len(s.NotReadyAddresses) > 0 {
-		return s.NotReadyAddresses[0].IP
-	}
-	return ""
-}
-
-func portsString(ports []v1.EndpointPort) string {
-	var parts []string
-	for _, p := range ports {
-		s := fmt.Sprintf("%s:%d/%s", p.Name, p.Port, p.Protocol)
-		if p.AppProtocol != nil {
-			s += "[" + *p.AppProtocol + "]"
-		}
-		parts = append(parts, s)
-	}
-	return strings.Join(parts, ",")
 }
 
 // rewrittenEverySync returns the Endpoints the built-in rewrites on every
