@@ -40,7 +40,7 @@ func newHarness(t *testing.T, objs ...runtime.Object) *harness {
 		}
 		return false, nil, nil
 	})
-	c, err := New(client, NewInformers(client, ""), Options{})
+	c, err := New(client, NewInformers(client, "", ""), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func (h *harness) cache(obj runtime.Object) {
 		err = h.c.svcIndex.Add(o)
 		h.c.selectors.set(o.Namespace+"/"+o.Name, o.Namespace, o.Spec.Selector) // as the handler does
 	case *v1.Pod:
-		err = h.c.podIndex.Add(endpoints.NewPod(o)) // as trim does
+		err = h.c.podIndex.Add(cachePod(endpoints.NewPod(o))) // as trim does
 	case *v1.Endpoints:
 		err = h.c.epIndex.Add(o)
 	}

@@ -9,6 +9,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 
 	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints"
+	"github.com/endpoints-controller/endpoints-controller/pkg/lean"
 )
 
 // writtenTTL bounds how long a written object is trusted over the cache. The
@@ -33,7 +34,7 @@ type writtenTracker struct {
 	mu        sync.Mutex
 	m         map[string]written
 	canonical map[string]string // key → resourceVersion
-	inFlight  map[string]*endpoints.Sent
+	inFlight  map[string]*lean.Sent
 	early     map[string]string // key → resourceVersion of an echo seen before its answer
 }
 
@@ -45,11 +46,11 @@ type written struct {
 
 func newWrittenTracker() *writtenTracker {
 	return &writtenTracker{m: map[string]written{}, canonical: map[string]string{},
-		inFlight: map[string]*endpoints.Sent{}, early: map[string]string{}}
+		inFlight: map[string]*lean.Sent{}, early: map[string]string{}}
 }
 
 // send notes that s is being written.
-func (t *writtenTracker) send(key string, s *endpoints.Sent) {
+func (t *writtenTracker) send(key string, s *lean.Sent) {
 	t.mu.Lock()
 	t.inFlight[key] = s
 	t.mu.Unlock()
@@ -129,7 +130,7 @@ func (t *writtenTracker) current(key string, cached *v1.Endpoints) (cur *v1.Endp
 // echo of a write of this controller's: the object the write's answer was
 // decoded into when e has its version, or, before the answer, e's
 // metadata over the subsets sent if e holds those. Nil otherwise.
-func (t *writtenTracker) echo(key string, e *endpoints.EncodedEndpoints) *v1.Endpoints {
+func (t *writtenTracker) echo(key string, e *lean.EncodedEndpoints) *v1.Endpoints {
 	t.mu.Lock()
 	w, done := t.m[key]
 	s, inFlight := t.inFlight[key]
@@ -143,7 +144,7 @@ func (t *writtenTracker) echo(key string, e *endpoints.EncodedEndpoints) *v1.End
 	case inFlight:
 		var same bool
 		var err error
-		if ep, same, err = endpoints.DecodeLike(e.Data, s); err != nil {
+		if ep, same, err = lean.DecodeLike(e.Data, s); err != nil {
 			return nil // trim reports it
 		}
 		if !same {

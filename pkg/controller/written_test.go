@@ -7,7 +7,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints"
+	"github.com/endpoints-controller/endpoints-controller/pkg/lean"
 )
 
 func epAt(rv string) *v1.Endpoints {
@@ -80,13 +80,13 @@ func TestWrittenTrackerCanonical(t *testing.T) {
 	}
 }
 
-func encoded(t *testing.T, ep *v1.Endpoints) *endpoints.EncodedEndpoints {
+func encoded(t *testing.T, ep *v1.Endpoints) *lean.EncodedEndpoints {
 	t.Helper()
 	data, err := ep.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &endpoints.EncodedEndpoints{}
+	e := &lean.EncodedEndpoints{}
 	if err := e.Unmarshal(data); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestWrittenEcho(t *testing.T) {
 func TestWrittenEarlyEcho(t *testing.T) {
 	w := newWrittenTracker()
 	sent := writtenEP("9")
-	enc, err := endpoints.EncodeEndpoints(sent)
+	enc, err := lean.EncodeEndpoints(sent)
 	if err != nil {
 		t.Fatal(err)
 	}
