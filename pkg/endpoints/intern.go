@@ -73,12 +73,13 @@ func InternLabels(labels map[string]string) map[string]string {
 // LabelPair is one label, for InternLabelPairs.
 type LabelPair struct{ Key, Value string }
 
-// InternLabelPairs returns the interned map holding pairs (distinct keys),
-// creating it if needed. It sorts pairs, which may be views into a buffer
+// InternLabelPairs returns the interned map holding pairs,
+// creating it if needed; of pairs with the same key the last counts, as
+// when decoding a map. It sorts pairs, which may be views into a buffer
 // being decoded: they are copied when kept. The lookup key is built on the
 // stack; label keys and values hold no NUL.
 func InternLabelPairs(pairs []LabelPair) map[string]string {
-	slices.SortFunc(pairs, func(a, b LabelPair) int { return strings.Compare(a.Key, b.Key) })
+	slices.SortStableFunc(pairs, func(a, b LabelPair) int { return strings.Compare(a.Key, b.Key) })
 	var buf [512]byte
 	key := buf[:0]
 	for _, p := range pairs {

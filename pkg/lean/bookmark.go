@@ -8,11 +8,12 @@ import (
 // annotation; the reflector must see it on the decoded objects.
 
 // markInitialEventsEnd sets *end if the annotation encoded in entry is
-// the one marking the bookmark that ends a watch list.
+// the one marking the bookmark that ends a watch list, and clears it if
+// that annotation (repeated: the last counts) says otherwise.
 func markInitialEventsEnd(entry []byte, end *bool) error {
 	k, v, err := mapEntry(entry)
-	if string(k) == metav1.InitialEventsAnnotationKey && string(v) == "true" {
-		*end = true
+	if string(k) == metav1.InitialEventsAnnotationKey {
+		*end = string(v) == "true"
 	}
 	return err
 }

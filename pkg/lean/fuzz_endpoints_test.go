@@ -73,6 +73,9 @@ func checkEncoded(t *testing.T, data []byte) error {
 		return fullErr
 	}
 	if err != nil {
+		if !wellFormed(data, message{1: {12: {}}}) {
+			return err // an annotation read past its end by v1.Endpoints
+		}
 		t.Fatalf("lean rejects Endpoints the standard decoder reads: %v", err)
 	}
 	if e.Namespace != full.Namespace || e.Name != full.Name || e.ResourceVersion != full.ResourceVersion ||
@@ -151,6 +154,13 @@ func FuzzEndpointsDecoders(f *testing.F) {
 		if err := checkEncoded(t, enc); err != nil {
 			t.Fatalf("standard decoder rejects encoded Endpoints: %v", err)
 		}
+		other, err := fuzzEndpoints(&b).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkEncoded(t, append(enc[:len(enc):len(enc)], other...)); err != nil {
+			t.Fatalf("standard decoder rejects two Endpoints merged: %v", err)
+		}
 
 		// Stored with new metadata, subsets as sent or changed.
 		stored := ep.DeepCopy()
@@ -198,6 +208,12 @@ func FuzzEndpointsDecoders(f *testing.F) {
 func checkDamagedAnswer(t *testing.T, data []byte, sent *Sent, cut bool) {
 	t.Helper()
 	got, _, err := DecodeWritten(data, sent)
+	if !IsProtobuf(data) {
+		if err == nil {
+			t.Fatal("DecodeWritten reads what is not protobuf")
+		}
+		return // the controller decodes it the standard way
+	}
 	var want v1.Endpoints
 	stdErr := runtime.DecodeInto(scheme.Codecs.UniversalDecoder(v1.SchemeGroupVersion), data, &want)
 	switch {

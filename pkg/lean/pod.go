@@ -34,30 +34,39 @@ type Pod struct {
 // pods into Pods.
 func (p *Pod) Reset() { *p = Pod{} }
 
+// podState is what decoding a pod gathers across its fields: protobuf
+// merges a message sent in parts (metadata, spec or status repeated), as
+// v1.Pod's decoder does.
+type podState struct {
+	ports     podPorts
+	labels    labelPairs
+	seenReady bool
+}
+
 // Unmarshal decodes the protobuf encoding of a v1.Pod into p.
 func (p *Pod) Unmarshal(data []byte) error {
-	var ports podPorts
+	var st podState
 	err := eachField(data, func(f int, b []byte, _ uint64) error {
 		switch f {
 		case 1:
-			return p.unmarshalMeta(b)
+			return p.unmarshalMeta(b, &st.labels)
 		case 2:
-			return p.unmarshalSpec(b, &ports)
+			return p.unmarshalSpec(b, &st.ports)
 		case 3:
-			return p.unmarshalStatus(b)
+			return p.unmarshalStatus(b, &st.seenReady)
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("decoding pod: %w", err)
 	}
-	p.Ports = ports.interned()
+	p.Labels = st.labels.interned()
+	p.Ports = st.ports.interned()
 	return nil
 }
 
-func (p *Pod) unmarshalMeta(data []byte) error {
-	var labels labelPairs
-	err := eachField(data, func(f int, b []byte, _ uint64) error {
+func (p *Pod) unmarshalMeta(data []byte, labels *labelPairs) error {
+	return eachField(data, func(f int, b []byte, _ uint64) error {
 		switch f {
 		case 1:
 			p.Name = string(b)
@@ -80,10 +89,6 @@ func (p *Pod) unmarshalMeta(data []byte) error {
 		}
 		return nil
 	})
-	if err == nil {
-		p.Labels = labels.interned()
-	}
-	return err
 }
 
 func (p *Pod) unmarshalSpec(data []byte, ports *podPorts) error {
@@ -104,8 +109,7 @@ func (p *Pod) unmarshalSpec(data []byte, ports *podPorts) error {
 	})
 }
 
-func (p *Pod) unmarshalStatus(data []byte) error {
-	seenReady := false
+func (p *Pod) unmarshalStatus(data []byte, seenReady *bool) error {
 	return eachField(data, func(f int, b []byte, _ uint64) error {
 		switch f {
 		case 1:
@@ -123,7 +127,7 @@ func (p *Pod) unmarshalStatus(data []byte) error {
 			p.PodIPs = append(p.PodIPs, ip)
 			return err
 		case 2:
-			if seenReady {
+			if *seenReady {
 				return nil // the first Ready condition counts
 			}
 			var typ, status, since []byte
@@ -141,7 +145,7 @@ func (p *Pod) unmarshalStatus(data []byte) error {
 			if err != nil || string(typ) != string(v1.PodReady) {
 				return err
 			}
-			seenReady = true
+			*seenReady = true
 			p.Ready = string(status) == string(v1.ConditionTrue)
 			if since != nil {
 				p.ReadySince, err = unmarshalTime(since)
