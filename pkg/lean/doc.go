@@ -9,4 +9,9 @@
 // partial view: the generated decoders (and gogo/golang protobuf) build the
 // whole v1.Pod, managed fields and all, before anything can be dropped.
 // Field numbers are those of k8s.io/api/core/v1/generated.proto.
+//
+// What v1 types decode, these decoders read the same (fuzz_test.go). Bytes
+// cut short are an error; other damage is one where it breaks the fields
+// read or their framing, but not inside the parts skipped unparsed, which
+// is the point of skipping them.
 package lean
