@@ -11,6 +11,7 @@ import (
 
 // The protobuf wire format, as far as this package reads it.
 
+// mapEntry splits an encoded map entry into its key and value.
 func mapEntry(data []byte) (k, v []byte, err error) {
 	err = eachField(data, func(f int, b []byte, _ uint64) error {
 		switch f {
