@@ -33,6 +33,9 @@ unit: ## Unit tests (no control plane).
 
 test: vet build ## Every test: unit, integration, parity and e2e against a real control plane.
 	TESTBIN_DIR=$(TESTBIN) go test -count=1 $(GO_TEST_FLAGS) -p 1 -timeout 40m ./...
+	@# The suites that prove Endpoints again, with the non-default pod decoder.
+	ENDPOINTS_CONTROLLER_TEST_POD_DECODER=standard TESTBIN_DIR=$(TESTBIN) \
+		go test -count=1 $(GO_TEST_FLAGS) -p 1 -timeout 30m ./test/integration/... ./test/parity/...
 
 integration: build ## Integration tests only.
 	TESTBIN_DIR=$(TESTBIN) go test -count=1 $(GO_TEST_FLAGS) -timeout 20m ./test/integration/...

@@ -127,7 +127,7 @@ func run(ctx context.Context, o *options) error {
 	}
 	klog.InfoS("Starting", "version", version.Version, "gomaxprocs", runtime.GOMAXPROCS(0), "leaderElect", o.leaderElect, "http2", o.http2, "deadConnectionTimeout", o.deadConnTimeout, "shadow", o.shadow)
 
-	inf := controller.NewInformers(client, "")
+	inf := controller.NewInformers(client, "", controller.Decoder(o.podDecoder))
 	c, err := controller.New(writeClient, inf, controller.Options{
 		Workers:      o.workers,
 		BatchPeriod:  o.batchPeriod,

@@ -18,6 +18,11 @@ func TestValidate(t *testing.T) {
 		{[]string{"--kube-api-qps=-1"}, "--kube-api-qps"},
 		{[]string{"--kube-api-burst=0"}, "--kube-api-burst"},
 		{[]string{"--kube-api-content-type=text/xml"}, "--kube-api-content-type"},
+		{[]string{"--pod-decoder=standard"}, ""},
+		{[]string{"--pod-decoder=lean"}, ""},
+		{[]string{"--pod-decoder=json"}, "--pod-decoder must be lean or standard"},
+		{[]string{"--pod-decoder="}, "--pod-decoder"},
+		{[]string{"--pod-decoder=Lean"}, "--pod-decoder"},
 		{[]string{"--endpoint-updates-batch-period=-1s"}, "--endpoint-updates-batch-period"},
 		{[]string{"--resync-period=10ms"}, "--resync-period"},
 		{[]string{"--timer-slack=-1ms"}, "--timer-slack"},
@@ -68,7 +73,7 @@ func TestBadFlagsExit2(t *testing.T) {
 		main()
 		return
 	}
-	for _, args := range []string{"--concurrent-endpoint-syncs=0", "--no-such-flag", "--kube-api-qps=abc", "extra-arg", "--timer-slack=-5ms", "--timer-slack=fast"} {
+	for _, args := range []string{"--concurrent-endpoint-syncs=0", "--no-such-flag", "--kube-api-qps=abc", "extra-arg", "--timer-slack=-5ms", "--timer-slack=fast", "--pod-decoder=fast"} {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestBadFlagsExit2$")
 		cmd.Env = append(os.Environ(), "EC_MAIN=1", "EC_ARGS="+args)
 		out, err := cmd.CombinedOutput()

@@ -90,7 +90,8 @@ type Controller struct {
 	opts   Options
 	client kubernetes.Interface
 	// rest is client's core/v1 REST client, for writes whose answer is
-	// decoded lean (see send); nil for clients that are not REST clients.
+	// decoded lean (see send); nil with the standard decoder and for
+	// clients that are not REST clients.
 	rest *rest.RESTClient
 
 	services  corelisters.ServiceLister
@@ -142,7 +143,7 @@ func New(client kubernetes.Interface, inf *Informers, opts Options) (*Controller
 		shadow:    shadowState{mismatched: map[string]string{}},
 	}
 
-	if rc, ok := client.CoreV1().RESTClient().(*rest.RESTClient); ok && rc != nil {
+	if rc, ok := client.CoreV1().RESTClient().(*rest.RESTClient); ok && rc != nil && inf.decoder == Lean {
 		c.rest = rc
 	}
 

@@ -45,7 +45,7 @@ func newHarnessWith(t *testing.T, opts Options, objs ...runtime.Object) *harness
 		}
 		return false, nil, nil
 	})
-	c, err := New(client, NewInformers(client, ""), opts)
+	c, err := New(client, NewInformers(client, "", ""), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func (h *harness) cache(obj runtime.Object) {
 		err = h.c.svcIndex.Add(o)
 		h.c.selectors.set(o.Namespace+"/"+o.Name, o.Namespace, o.Spec.Selector) // as the handler does
 	case *v1.Pod:
-		err = h.c.podIndex.Add(endpoints.NewPod(o)) // as trim does
+		err = h.c.podIndex.Add(cachePod(endpoints.NewPod(o))) // as trim does
 	case *v1.Endpoints:
 		err = h.c.epIndex.Add(o)
 	}

@@ -100,11 +100,12 @@ func (c *Controller) queueLeftoverEndpoints(logger klog.Logger) {
 
 func asPod(obj any) *endpoints.Pod {
 	switch o := obj.(type) {
-	case *endpoints.Pod:
-		return o
+	case *cachedPod:
+		return o.pod()
 	case cache.DeletedFinalStateUnknown:
-		p, _ := o.Obj.(*endpoints.Pod)
-		return p
+		if p, ok := o.Obj.(*cachedPod); ok {
+			return p.pod()
+		}
 	}
 	return nil
 }

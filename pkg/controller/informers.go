@@ -17,21 +17,28 @@ import (
 // inline as it applies a change to its cache instead of handing every
 // event on to a listener goroutine and its buffer, and none keeps the
 // namespace index a factory adds, which nothing here reads. Caches are
-// trimmed to what the controller reads; pods are read as protobuf
-// straight into endpoints.Pod, and Endpoints as endpoints.EncodedEndpoints,
-// so that the echoes of this controller's writes are not decoded again.
+// trimmed to what the controller reads. With the lean decoder pods are
+// read as protobuf straight into the pod view, and Endpoints as
+// lean.EncodedEndpoints, so that the echoes of this controller's writes
+// are not decoded again; with the standard one, as typed objects.
 type Informers struct {
 	services, pods, endpoints cache.ListerWatcher
 	podType, endpointsType    runtime.Object
+	decoder                   Decoder
 
 	controllers []cache.Controller
 	running     sync.WaitGroup
 }
 
-// NewInformers prepares the informers; New wires them to a Controller.
-func NewInformers(client kubernetes.Interface, namespace string) *Informers {
+// NewInformers prepares the informers; New wires them to a Controller,
+// which writes with the same decoder ("" for the default).
+func NewInformers(client kubernetes.Interface, namespace string, decoder Decoder) *Informers {
+	if decoder == "" {
+		decoder = DefaultDecoder
+	}
 	core := client.CoreV1()
 	i := &Informers{
+		decoder: decoder,
 		services: listWatch(client,
 			func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 				return core.Services(namespace).List(ctx, o)
@@ -40,8 +47,8 @@ func NewInformers(client kubernetes.Interface, namespace string) *Informers {
 				return core.Services(namespace).Watch(ctx, o)
 			}),
 	}
-	i.pods, i.podType = podListWatch(client, namespace)
-	i.endpoints, i.endpointsType = endpointsListWatch(client, namespace)
+	i.pods, i.podType = podListWatch(client, namespace, decoder)
+	i.endpoints, i.endpointsType = endpointsListWatch(client, namespace, decoder)
 	return i
 }
 

@@ -14,7 +14,7 @@ const byLabel = "namespace/label"
 func labelIndexKey(ns, k, v string) string { return ns + "/" + k + "=" + v }
 
 func podLabelIndex(obj any) ([]string, error) {
-	pod, ok := obj.(*endpoints.Pod)
+	pod, ok := obj.(*cachedPod)
 	if !ok {
 		return nil, nil
 	}
@@ -47,8 +47,8 @@ func selectedPods(idx cache.Indexer, ns string, selector map[string]string) ([]*
 		if err != nil {
 			return nil, err
 		}
-		if pod, ok := obj.(*endpoints.Pod); exists && ok && selects(selector, pod.Labels) {
-			pods = append(pods, pod)
+		if pod, ok := obj.(*cachedPod); exists && ok && selects(selector, pod.Labels) {
+			pods = append(pods, pod.pod())
 		}
 	}
 	return pods, nil

@@ -14,19 +14,19 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
-	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints"
+	"github.com/endpoints-controller/endpoints-controller/pkg/lean"
 )
 
 const protobuf = "application/vnd.kubernetes.protobuf"
 
-// podScheme decodes pods and pod lists into endpoints.Pod(List) instead of
+// podScheme decodes pods and pod lists into lean.Pod(List) instead of
 // v1.Pod(List): straight from protobuf, skipping what the controller never
 // reads (most of a pod), without building the full object first.
-var podScheme = protoScheme(map[string]runtime.Object{"Pod": &endpoints.Pod{}, "PodList": &endpoints.PodList{}})
+var podScheme = protoScheme(map[string]runtime.Object{"Pod": &lean.Pod{}, "PodList": &lean.PodList{}})
 
-// endpointsScheme reads watched Endpoints as endpoints.EncodedEndpoints,
+// endpointsScheme reads watched Endpoints as lean.EncodedEndpoints,
 // which the cache decodes unless they echo a write (see trimEndpointsEvent).
-var endpointsScheme = protoScheme(map[string]runtime.Object{"Endpoints": &endpoints.EncodedEndpoints{}, "EndpointsList": &v1.EndpointsList{}})
+var endpointsScheme = protoScheme(map[string]runtime.Object{"Endpoints": &lean.EncodedEndpoints{}, "EndpointsList": &v1.EndpointsList{}})
 
 func protoScheme(kinds map[string]runtime.Object) *runtime.Scheme {
 	s := runtime.NewScheme()
@@ -37,12 +37,14 @@ func protoScheme(kinds map[string]runtime.Object) *runtime.Scheme {
 	return s
 }
 
-// podListWatch lists and watches pods with podScheme. A client that is not
-// a REST client (fakes in unit tests) gets the typed client's v1.Pods,
-// which trim converts.
-func podListWatch(client kubernetes.Interface, namespace string) (cache.ListerWatcher, runtime.Object) {
-	if lw := protoListWatch(client, namespace, "pods", podScheme, func() runtime.Object { return &endpoints.PodList{} }); lw != nil {
-		return lw, &endpoints.Pod{}
+// podListWatch lists and watches pods with podScheme for the lean decoder.
+// The standard decoder, and a client that is not a REST client (fakes in
+// unit tests), get the typed client's v1.Pods, which trim converts.
+func podListWatch(client kubernetes.Interface, namespace string, decoder Decoder) (cache.ListerWatcher, runtime.Object) {
+	if decoder == Lean {
+		if lw := protoListWatch(client, namespace, "pods", podScheme, func() runtime.Object { return &lean.PodList{} }); lw != nil {
+			return lw, &lean.Pod{}
+		}
 	}
 	pods := client.CoreV1().Pods(namespace)
 	return listWatch(client,
@@ -50,11 +52,13 @@ func podListWatch(client kubernetes.Interface, namespace string) (cache.ListerWa
 		pods.Watch), &v1.Pod{}
 }
 
-// endpointsListWatch lists and watches Endpoints with endpointsScheme, or
-// with the typed client if client is not a REST client.
-func endpointsListWatch(client kubernetes.Interface, namespace string) (cache.ListerWatcher, runtime.Object) {
-	if lw := protoListWatch(client, namespace, "endpoints", endpointsScheme, func() runtime.Object { return &v1.EndpointsList{} }); lw != nil {
-		return lw, &endpoints.EncodedEndpoints{}
+// endpointsListWatch lists and watches Endpoints with endpointsScheme for
+// the lean decoder, else with the typed client.
+func endpointsListWatch(client kubernetes.Interface, namespace string, decoder Decoder) (cache.ListerWatcher, runtime.Object) {
+	if decoder == Lean {
+		if lw := protoListWatch(client, namespace, "endpoints", endpointsScheme, func() runtime.Object { return &v1.EndpointsList{} }); lw != nil {
+			return lw, &lean.EncodedEndpoints{}
+		}
 	}
 	eps := client.CoreV1().Endpoints(namespace)
 	return listWatch(client,

@@ -16,6 +16,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints"
+	"github.com/endpoints-controller/endpoints-controller/pkg/lean"
 )
 
 // recheckLagging is how soon a Service is looked at again when its sync
@@ -194,11 +195,12 @@ func (c *Controller) write(ctx context.Context, key string, svc *v1.Service, cre
 }
 
 // send creates (POST) or updates (PUT) ep and returns what the API server
-// stored; same tells that it stored ep's subsets as sent. Writes are
-// protobuf whatever the client's content type; a protobuf answer is decoded
-// without its subsets when they are the ones sent.
+// stored; same tells that it stored ep's subsets as sent. With the lean
+// decoder, writes are protobuf whatever the client's content type, and a
+// protobuf answer is decoded without its subsets when they are the ones
+// sent; the standard decoder writes through the typed client.
 func (c *Controller) send(ctx context.Context, key, method string, ep *v1.Endpoints) (out *v1.Endpoints, same bool, err error) {
-	if c.rest == nil { // not a REST client: a fake in unit tests
+	if c.rest == nil { // the standard decoder, or a fake client in unit tests
 		api := c.client.CoreV1().Endpoints(ep.Namespace)
 		if method == http.MethodPut {
 			out, err = api.Update(ctx, ep, metav1.UpdateOptions{})
@@ -210,7 +212,7 @@ func (c *Controller) send(ctx context.Context, key, method string, ep *v1.Endpoi
 		}
 		return out, endpoints.SubsetsEqual(out.Subsets, ep.Subsets), nil
 	}
-	sent, err := endpoints.EncodeEndpoints(ep)
+	sent, err := lean.EncodeEndpoints(ep)
 	if err != nil {
 		return nil, false, err
 	}
@@ -224,8 +226,8 @@ func (c *Controller) send(ctx context.Context, key, method string, ep *v1.Endpoi
 	if err != nil {
 		return nil, false, err
 	}
-	if endpoints.IsProtobuf(raw) {
-		return endpoints.DecodeWritten(raw, sent)
+	if lean.IsProtobuf(raw) {
+		return lean.DecodeWritten(raw, sent)
 	}
 	out = &v1.Endpoints{}
 	if err := runtime.DecodeInto(scheme.Codecs.UniversalDecoder(v1.SchemeGroupVersion), raw, out); err != nil {

@@ -6,22 +6,27 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints"
+	"github.com/endpoints-controller/endpoints-controller/pkg/lean"
 )
 
 // trim drops what the controller never reads before objects enter the
-// caches: pods become endpoints.Pod (identity, labels, the fields an
-// address and its ports are made of, readiness), a fifth of their size.
+// caches: pods become the pod view (identity, labels, the fields an
+// address and its ports are made of, readiness), a fifth of their size,
+// whether the standard decoder read them as v1.Pod or the lean one
+// straight into the view.
 // Services keep only what Endpoints are computed from. Endpoints keep what
 // updates write back (foreign annotations among it), see trimEndpoints.
 func trim(obj any) (any, error) {
 	switch o := obj.(type) {
-	case *v1.Pod: // from a client that is not a REST client
-		return endpoints.NewPod(o), nil
+	case *v1.Pod: // the standard decoder, or a client that is not a REST client
+		return cachePod(endpoints.NewPod(o)), nil
+	case *lean.Pod:
+		return cachePod(&o.Pod), nil
 	case *v1.Service:
 		return trimService(o), nil
 	case *v1.Endpoints:
 		return trimEndpoints(o), nil
-	case *endpoints.EncodedEndpoints:
+	case *lean.EncodedEndpoints:
 		ep, err := o.Decode()
 		if err != nil {
 			return nil, err
@@ -38,7 +43,7 @@ func trim(obj any) (any, error) {
 // trimEndpointsEvent is trim for the Endpoints cache, where the echo of a
 // write of this controller's is not decoded in full (see echo).
 func (c *Controller) trimEndpointsEvent(obj any) (any, error) {
-	if e, ok := obj.(*endpoints.EncodedEndpoints); ok {
+	if e, ok := obj.(*lean.EncodedEndpoints); ok {
 		if ep := c.written.echo(e.Namespace+"/"+e.Name, e); ep != nil {
 			return ep, nil
 		}

@@ -37,7 +37,7 @@ func TestTrimKeepsWhatEndpointsAreMadeOf(t *testing.T) {
 		{Name: "metrics", Port: 9090, TargetPort: intstr.FromString("metrics"), Protocol: v1.ProtocolTCP},
 	}
 	trimmed, _ := trim(full.DeepCopy())
-	p := trimmed.(*endpoints.Pod)
+	p := trimmed.(*cachedPod).pod()
 	got := endpoints.Compute(svc, []*endpoints.Pod{p})
 	if len(got.Subsets) != 1 || len(got.Subsets[0].Ports) != 2 || len(got.Subsets[0].Addresses) != 1 {
 		t.Fatalf("trimmed pod gives %+v", got.Subsets)

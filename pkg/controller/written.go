@@ -10,6 +10,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints"
+	"github.com/endpoints-controller/endpoints-controller/pkg/lean"
 )
 
 // writtenTTL bounds how long a written object is trusted over the cache. The
@@ -34,7 +35,7 @@ type writtenTracker struct {
 	mu        sync.Mutex
 	m         map[string]written
 	canonical map[string]string // key → resourceVersion
-	inFlight  map[string]*endpoints.Sent
+	inFlight  map[string]*lean.Sent
 	early     map[string]string  // key → resourceVersion of an echo seen before its answer
 	clock     clock.PassiveClock // for writtenTTL
 }
@@ -47,11 +48,11 @@ type written struct {
 
 func newWrittenTracker(clk clock.PassiveClock) *writtenTracker {
 	return &writtenTracker{m: map[string]written{}, canonical: map[string]string{},
-		inFlight: map[string]*endpoints.Sent{}, early: map[string]string{}, clock: clk}
+		inFlight: map[string]*lean.Sent{}, early: map[string]string{}, clock: clk}
 }
 
 // send notes that s is being written.
-func (t *writtenTracker) send(key string, s *endpoints.Sent) {
+func (t *writtenTracker) send(key string, s *lean.Sent) {
 	t.mu.Lock()
 	t.inFlight[key] = s
 	t.mu.Unlock()
@@ -131,7 +132,7 @@ func (t *writtenTracker) current(key string, cached *v1.Endpoints) (cur *v1.Endp
 // echo of a write of this controller's: the object the write's answer was
 // decoded into when e has its version, or, before the answer, e's
 // metadata over the subsets sent if e holds those. Nil otherwise.
-func (t *writtenTracker) echo(key string, e *endpoints.EncodedEndpoints) *v1.Endpoints {
+func (t *writtenTracker) echo(key string, e *lean.EncodedEndpoints) *v1.Endpoints {
 	t.mu.Lock()
 	w, done := t.m[key]
 	s, inFlight := t.inFlight[key]
@@ -145,7 +146,7 @@ func (t *writtenTracker) echo(key string, e *endpoints.EncodedEndpoints) *v1.End
 	case inFlight:
 		var same bool
 		var err error
-		if ep, same, err = endpoints.DecodeLike(e.Data, s); err != nil {
+		if ep, same, err = lean.DecodeLike(e.Data, s); err != nil {
 			return nil // trim reports it
 		}
 		if !same {

@@ -9,7 +9,7 @@ import (
 
 	clocktesting "k8s.io/utils/clock/testing"
 
-	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints"
+	"github.com/endpoints-controller/endpoints-controller/pkg/lean"
 )
 
 func epAt(rv string) *v1.Endpoints {
@@ -85,13 +85,13 @@ func TestWrittenTrackerCanonical(t *testing.T) {
 	}
 }
 
-func encoded(t *testing.T, ep *v1.Endpoints) *endpoints.EncodedEndpoints {
+func encoded(t *testing.T, ep *v1.Endpoints) *lean.EncodedEndpoints {
 	t.Helper()
 	data, err := ep.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &endpoints.EncodedEndpoints{}
+	e := &lean.EncodedEndpoints{}
 	if err := e.Unmarshal(data); err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestWrittenEcho(t *testing.T) {
 func TestWrittenEarlyEcho(t *testing.T) {
 	w := newWrittenTracker(clocktesting.NewFakeClock(time.Now()))
 	sent := writtenEP("9")
-	enc, err := endpoints.EncodeEndpoints(sent)
+	enc, err := lean.EncodeEndpoints(sent)
 	if err != nil {
 		t.Fatal(err)
 	}

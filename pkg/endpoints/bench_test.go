@@ -97,32 +97,3 @@ func BenchmarkRepack(b *testing.B) {
 		})
 	}
 }
-
-// BenchmarkDecodePod compares reading a pod as the pod informer does
-// (lean) with decoding a v1.Pod and converting it (what a transform on the
-// standard informer costs).
-func BenchmarkDecodePod(b *testing.B) {
-	data, err := busyPod().Marshal()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Run("lean", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			var p Pod
-			if err := p.Unmarshal(data); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("v1.Pod+NewPod", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			var p v1.Pod
-			if err := p.Unmarshal(data); err != nil {
-				b.Fatal(err)
-			}
-			_ = NewPod(&p)
-		}
-	})
-}

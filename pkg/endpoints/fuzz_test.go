@@ -68,7 +68,7 @@ func fuzzService(b *fuzzBytes) *v1.Service {
 func fuzzPod(b *fuzzBytes, i int) *v1.Pod {
 	v4, v6 := pickOf(b, fuzzIPv4...), pickOf(b, fuzzIPv6...)
 	ips := pickOf(b, "", v4, v6, v4+","+v6, v6+","+v4)
-	// Never an empty node name: see TestDivergences/nodeName.
+	// Never an empty node name: see TestDivergence_EmptyNodeNameLeftOut.
 	p := mkPod(fmt.Sprintf("pod%d", i), ips, onNode(pickOf(b, "node-a", "node-b")))
 	p.Status.Phase = pickOf(b, v1.PodRunning, v1.PodPending, v1.PodSucceeded, v1.PodFailed, "")
 	switch b.pick(4) {

@@ -1,17 +1,8 @@
 package endpoints
 
 import (
-	"maps"
-	"slices"
-	"strconv"
-	"strings"
-	"sync"
-	"unique"
-
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -42,10 +33,6 @@ type Pod struct {
 	// regular containers, then those of sidecars (init containers that keep
 	// running), in order. Pods of one template share the slice.
 	Ports []NamedPort
-
-	// initialEventsEnd marks the bookmark that ends the initial events
-	// of a watch list (decoded by Unmarshal).
-	initialEventsEnd bool
 }
 
 // NamedPort is a container port and its name.
@@ -92,15 +79,6 @@ func Pods(ps []*v1.Pod) []*Pod {
 	return out
 }
 
-// Intern returns the canonical copy of a string repeated across objects
-// (namespace, node name), so that the cache holds it once.
-func Intern(s string) string {
-	if s == "" {
-		return ""
-	}
-	return unique.Make(s).Value()
-}
-
 // namedPorts lists the ports of p's serving containers, interned.
 func namedPorts(p *v1.Pod) []NamedPort {
 	var buf [8]NamedPort
@@ -108,46 +86,8 @@ func namedPorts(p *v1.Pod) []NamedPort {
 	eachPort(p, func(cp *v1.ContainerPort) {
 		ports = append(ports, NamedPort{Name: cp.Name, Protocol: cp.Protocol, Port: cp.ContainerPort})
 	})
-	return internPorts(ports)
+	return InternPorts(ports)
 }
-
-// internPorts returns a list equal to ports (which it does not keep),
-// shared with the pods of the same template. It allocates only for a list
-// not seen before.
-func internPorts(ports []NamedPort) []NamedPort {
-	if len(ports) == 0 {
-		return nil
-	}
-	var buf [256]byte
-	key := buf[:0]
-	for _, p := range ports {
-		key = append(key, p.Name...)
-		key = append(key, 0)
-		key = append(key, p.Protocol...)
-		key = append(key, 0)
-		key = strconv.AppendInt(key, int64(p.Port), 10)
-		key = append(key, 0)
-	}
-	portsIntern.Lock()
-	defer portsIntern.Unlock()
-	if shared, ok := portsIntern.m[string(key)]; ok {
-		return shared
-	}
-	shared := slices.Clone(ports)
-	if len(portsIntern.m) >= maxInternedPorts {
-		clear(portsIntern.m) // rare: that many templates; start over
-	}
-	portsIntern.m[string(key)] = shared
-	return shared
-}
-
-// maxInternedPorts bounds the interned port lists; each is a few bytes.
-const maxInternedPorts = 4096
-
-var portsIntern = struct {
-	sync.Mutex
-	m map[string][]NamedPort
-}{m: map[string][]NamedPort{}}
 
 // eachPort calls fn with every port of the containers that serve: regular containers, then sidecars (init containers with
 // restartPolicy Always), in order, as a named targetPort is looked up.
@@ -195,81 +135,3 @@ func (p *Pod) findPort(sp *v1.ServicePort) (int, bool) {
 	}
 	return 0, false
 }
-
-// GetObjectMeta gives the informer cache holding pods their key and
-// namespace; it is called a few times per pod event and allocates.
-func (p *Pod) GetObjectMeta() metav1.Object {
-	return withInitialEventsEnd(&metav1.ObjectMeta{
-		Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
-		Labels: p.Labels, DeletionTimestamp: p.DeletionTimestamp,
-	}, p.initialEventsEnd)
-}
-
-// GetObjectKind and DeepCopyObject make a Pod a runtime.Object.
-func (p *Pod) GetObjectKind() schema.ObjectKind { return schema.EmptyObjectKind }
-
-// DeepCopyObject returns a deep copy of p.
-func (p *Pod) DeepCopyObject() runtime.Object {
-	out := *p
-	out.Labels = maps.Clone(p.Labels)
-	out.DeletionTimestamp = p.DeletionTimestamp.DeepCopy()
-	out.PodIPs = slices.Clone(p.PodIPs)
-	out.Ports = slices.Clone(p.Ports)
-	p.ReadySince.DeepCopyInto(&out.ReadySince)
-	return &out
-}
-
-// InternLabels returns a map equal to labels, shared with every object
-// interned with the same labels (the pods of one ReplicaSet, typically).
-// Nobody may modify it.
-func InternLabels(labels map[string]string) map[string]string {
-	if len(labels) == 0 {
-		return labels
-	}
-	var buf [16]labelPair
-	pairs := buf[:0]
-	for k, v := range labels {
-		pairs = append(pairs, labelPair{k, v})
-	}
-	return internLabelPairs(pairs)
-}
-
-type labelPair struct{ key, value string }
-
-// internLabelPairs returns the interned map holding pairs (distinct keys),
-// creating it if needed; pairs may be views into a buffer (see view). The
-// lookup key is built on the stack; label keys and values hold no NUL.
-func internLabelPairs(pairs []labelPair) map[string]string {
-	slices.SortFunc(pairs, func(a, b labelPair) int { return strings.Compare(a.key, b.key) })
-	var buf [512]byte
-	key := buf[:0]
-	for _, p := range pairs {
-		key = append(key, p.key...)
-		key = append(key, 0)
-		key = append(key, p.value...)
-		key = append(key, 0)
-	}
-	labelsIntern.Lock()
-	defer labelsIntern.Unlock()
-	if m, ok := labelsIntern.m[string(key)]; ok {
-		return m
-	}
-	m := make(map[string]string, len(pairs))
-	for _, p := range pairs {
-		m[strings.Clone(p.key)] = strings.Clone(p.value)
-	}
-	if len(labelsIntern.m) >= maxInternedLabels {
-		clear(labelsIntern.m) // many unique label sets (StatefulSet pods): start over
-	}
-	labelsIntern.m[string(key)] = m
-	return m
-}
-
-// maxInternedLabels bounds the interned label maps; once full, the table
-// starts over, so maps no pod uses any more are not kept for long.
-const maxInternedLabels = 16384
-
-var labelsIntern = struct {
-	sync.Mutex
-	m map[string]map[string]string
-}{m: map[string]map[string]string{}}

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/tools/cache"
 )
 
 func TestNewPodSharesWhatPodsOfOneTemplateShare(t *testing.T) {
@@ -25,23 +24,8 @@ func TestNewPodSharesWhatPodsOfOneTemplateShare(t *testing.T) {
 	}
 }
 
-// The informer cache keys and indexes Pods by their metadata.
-func TestPodInInformerCache(t *testing.T) {
-	idx := cache.NewIndexer(cache.DeletionHandlingMetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+func TestPodInEndpoints(t *testing.T) {
 	p := NewPod(mkPod("a", "10.0.0.1"))
-	if err := idx.Add(p); err != nil {
-		t.Fatal(err)
-	}
-	if got, ok, _ := idx.GetByKey(testNS + "/a"); !ok || got != p {
-		t.Fatalf("GetByKey = %v, %v", got, ok)
-	}
-	if l, _ := idx.ByIndex(cache.NamespaceIndex, testNS); len(l) != 1 {
-		t.Fatalf("namespace index: %v", l)
-	}
-	c := p.DeepCopyObject().(*Pod)
-	if !reflect.DeepEqual(c, p) || &c.PodIPs[0] == &p.PodIPs[0] {
-		t.Errorf("DeepCopyObject: %+v", c)
-	}
 	if p.Terminal() || !p.inEndpoints(false) {
 		t.Error("a running pod with an IP is in Endpoints")
 	}

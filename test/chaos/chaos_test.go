@@ -41,7 +41,7 @@ func TestConvergesAfterFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inf := controller.NewInformers(cs, ns)
+	inf := controller.NewInformers(cs, ns, "")
 	c, err := controller.New(cs, inf, controller.Options{MaxRetryDelay: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)

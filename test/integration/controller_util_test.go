@@ -37,7 +37,7 @@ func newEnv(t *testing.T) *env {
 // startController runs the controller on e's namespace until the test ends.
 func (e *env) startController(opts controller.Options) {
 	e.t.Helper()
-	inf := controller.NewInformers(e.controllerCS, e.ns)
+	inf := controller.NewInformers(e.controllerCS, e.ns, controller.Decoder(framework.PodDecoder()))
 	c, err := controller.New(e.controllerCS, inf, opts)
 	if err != nil {
 		e.t.Fatal(err)

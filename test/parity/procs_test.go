@@ -11,9 +11,13 @@ import (
 type proc struct{ *framework.Process }
 
 // startProc starts path; the test's cleanup stops it, so it never outlives a
-// failed test.
+// failed test. Our binary gets framework.PodDecoderArgs first.
 func startProc(t *testing.T, logDir, name, path string, args ...string) *proc {
 	t.Helper()
+	if path == ourBinary {
+		// Ours runs with the decoder the suite was asked to test.
+		args = append(framework.PodDecoderArgs(), args...)
+	}
 	p, err := framework.StartProcess(name, path, args, filepath.Join(logDir, name+".log"))
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package endpoints
+package lean
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	"k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints"
 )
 
 // encodeAsServer encodes ep as the API server answers a write: protobuf
@@ -39,7 +41,7 @@ func encode(t *testing.T, ep *v1.Endpoints) *Sent {
 func writtenEndpoints() *v1.Endpoints {
 	node := "n1"
 	return &v1.Endpoints{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web", Labels: map[string]string{LabelManagedBy: DefaultManagedBy},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web", Labels: map[string]string{endpoints.LabelManagedBy: endpoints.DefaultManagedBy},
 			Annotations: map[string]string{"a": "b"}},
 		Subsets: []v1.EndpointSubset{{
 			Addresses: []v1.EndpointAddress{{IP: "10.0.0.1", NodeName: &node,
