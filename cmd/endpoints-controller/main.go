@@ -45,6 +45,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "endpoints-controller: unexpected arguments: %v\n", fs.Args())
 		os.Exit(2)
 	}
+	o.complete(fs)
 	if err := o.validate(); err != nil {
 		fmt.Fprintf(os.Stderr, "endpoints-controller: invalid flags:\n%v\n", err)
 		os.Exit(2)

@@ -53,7 +53,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.podDecoder, "pod-decoder", string(controller.DefaultDecoder), "How pods and Endpoints are read and written: lean decodes protobuf straight into the few fields the controller keeps and does not decode again the Endpoints it wrote (less CPU and garbage, hand-written decoding fuzzed against the standard one); standard uses client-go's typed objects and trims them in the cache (the reference path, more CPU and garbage per pod event and write).")
 	fs.BoolVar(&o.compression, "kube-api-compression", false, "Ask the API server for gzip-compressed responses: less traffic for large lists, more CPU on both ends (watch streams are compressed too).")
 	fs.BoolVar(&o.http2, "kube-api-http2", true, "Talk HTTP/2 to the API server: one connection, health-checked by pings. false: HTTP/1.1, a connection per watch and per concurrent write, which cost the controller 3-25% less CPU in A/B runs; watches then restart every 5-10s so that a dead connection is noticed.")
-	fs.DurationVar(&o.deadConnTimeout, "kube-api-dead-connection-timeout", 6*time.Second, "How long a connection to the API server may stay silent before it is taken for dead and replaced (HTTP/2: ping after half of it, answer within the other half; HTTP/1.1: response headers within it, watches ended by the client this long after the server should have ended them). At least 1s, and below --leader-elect-renew-deadline, since the lease is renewed over the same connections.")
+	fs.DurationVar(&o.deadConnTimeout, "kube-api-dead-connection-timeout", 6*time.Second, "How long a connection to the API server may stay silent before it is taken for dead and replaced (HTTP/2: ping after half of it, answer within the other half; HTTP/1.1: response headers within it, watches ended by the client this long after the server should have ended them). At least 1s, and below --leader-elect-renew-deadline, since the lease is renewed over the same connections; unless given, at most 3/5 of it.")
 	fs.IntVar(&o.workers, "concurrent-endpoint-syncs", 5, "Number of Services synced concurrently.")
 	fs.DurationVar(&o.batchPeriod, "endpoint-updates-batch-period", 0, "Delay before syncing a Service after a pod change, to batch changes.")
 	fs.DurationVar(&o.resyncPeriod, "resync-period", 5*time.Minute, "How often every Service is re-checked (writes happen only when something differs).")
@@ -74,6 +74,18 @@ func newFlagSet(o *options) *flag.FlagSet {
 	klog.InitFlags(klogFlags)
 	klogFlags.VisitAll(func(f *flag.Flag) { fs.Var(f.Value, f.Name, f.Usage) })
 	return fs
+}
+
+// complete fills in defaults that depend on other flags: unless given, the
+// dead-connection timeout is kept to 3/5 of a renew deadline shorter than
+// the default, so that a lease renewal stuck on a dead connection is
+// retried on a new one in time.
+func (o *options) complete(fs *flag.FlagSet) {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "kube-api-dead-connection-timeout" })
+	if !set && o.leaderElect {
+		o.deadConnTimeout = max(time.Second, min(o.deadConnTimeout, o.renewDeadline*3/5))
+	}
 }
 
 // validate returns every problem with the options at once.

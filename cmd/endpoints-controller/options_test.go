@@ -32,6 +32,9 @@ func TestValidate(t *testing.T) {
 		{[]string{"--kube-api-dead-connection-timeout=500ms"}, "--kube-api-dead-connection-timeout"},
 		{[]string{"--kube-api-dead-connection-timeout=10s"}, "--leader-elect-renew-deadline"},
 		{[]string{"--leader-elect=false", "--kube-api-dead-connection-timeout=30s"}, ""},
+		// Unless given, the timeout follows a short renew deadline.
+		{[]string{"--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=500ms"}, ""},
+		{[]string{"--leader-elect-renew-deadline=3s", "--leader-elect-lease-duration=4s", "--kube-api-dead-connection-timeout=3s"}, "--leader-elect-renew-deadline"},
 		{[]string{"--kube-api-http2=false"}, ""},
 		{[]string{"--managed-by= "}, "--managed-by"},
 		{[]string{"--metrics-bind-address=8080"}, "--metrics-bind-address"},
@@ -40,9 +43,11 @@ func TestValidate(t *testing.T) {
 		{[]string{"--leader-elect=false", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=2600ms"}, ""},
 	} {
 		var o options
-		if err := newFlagSet(&o).Parse(tc.args); err != nil {
+		fs := newFlagSet(&o)
+		if err := fs.Parse(tc.args); err != nil {
 			t.Fatalf("%v: %v", tc.args, err)
 		}
+		o.complete(fs)
 		err := o.validate()
 		switch {
 		case tc.want == "" && err != nil:
