@@ -11,7 +11,6 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/endpoints-controller/endpoints-controller/test/framework"
 )
@@ -56,7 +55,7 @@ func silenceDuringChurn(t *testing.T, args ...string) time.Duration {
 		t.Fatal(err)
 	}
 	defer proxy.Close()
-	kubeconfig := proxyKubeconfig(t, "https://"+proxy.Addr)
+	kubeconfig := framework.KubeconfigVia(t, cp.KubeconfigPath, "https://"+proxy.Addr)
 	ctrl, err := framework.StartProcess("endpoints-controller", controllerBinary, append([]string{
 		"--kubeconfig=" + kubeconfig,
 		"--leader-elect-resource-namespace=" + ns,
@@ -114,22 +113,4 @@ func steadyChurn(ctx context.Context, cs kubernetes.Interface, pods []*v1.Pod, p
 			setReady(ctx, cs, pods[rng.IntN(len(pods))], rng.IntN(2) == 0)
 		}
 	}
-}
-
-// proxyKubeconfig writes the control plane's kubeconfig with server
-// instead of the API server's address; the proxy passes TLS through, so
-// the same CA and client certificate work.
-func proxyKubeconfig(t *testing.T, server string) string {
-	cfg, err := clientcmd.LoadFromFile(cp.KubeconfigPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cfg.Clusters {
-		c.Server = server
-	}
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }

@@ -4,13 +4,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"k8s.io/client-go/tools/clientcmd"
+	"github.com/endpoints-controller/endpoints-controller/test/framework"
 )
 
 // TestProbes: /readyz is 503 until the informer caches have synced and 200
@@ -19,7 +18,7 @@ import (
 // proxy that accepts connections but forwards nothing until released.
 func TestProbes(t *testing.T) {
 	gate := startGateProxy(t, strings.TrimPrefix(cluster.URL, "https://"))
-	c := startController(t, "--leader-elect=false", "--kubeconfig="+kubeconfigVia(t, "https://"+gate.addr))
+	c := startController(t, "--leader-elect=false", "--kubeconfig="+framework.KubeconfigVia(t, cluster.KubeconfigPath, "https://"+gate.addr))
 
 	for range 5 { // over a second: it stays unready while held
 		code, body, err := get(c.HealthURL + "/readyz")
@@ -39,24 +38,6 @@ func TestProbes(t *testing.T) {
 	if code, body, err := get(c.HealthURL + "/healthz"); err != nil || code != http.StatusOK {
 		t.Fatalf("/healthz when ready: %d %q %v, want 200", code, body, err)
 	}
-}
-
-// kubeconfigVia writes a copy of the cluster's kubeconfig whose server is
-// server; the API server's certificate is valid for any 127.0.0.1 port.
-func kubeconfigVia(t *testing.T, server string) string {
-	t.Helper()
-	cfg, err := clientcmd.LoadFromFile(cluster.KubeconfigPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cfg.Clusters {
-		c.Server = server
-	}
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // gateProxy forwards TCP connections to upstream, but only once released;

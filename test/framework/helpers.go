@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/retry"
 )
 
@@ -156,4 +158,24 @@ func SetPodStatus(ctx context.Context, cs kubernetes.Interface, pod *v1.Pod, ips
 		return err
 	})
 	return updated, err
+}
+
+// KubeconfigVia writes a copy of the kubeconfig at path whose server is
+// server (a proxy in front of the API server, say) into a temporary folder
+// of t's. The API server's certificate is valid for any 127.0.0.1 port,
+// so the same CA and client certificate work.
+func KubeconfigVia(t testing.TB, path, server string) string {
+	t.Helper()
+	cfg, err := clientcmd.LoadFromFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cfg.Clusters {
+		c.Server = server
+	}
+	out := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, out); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
