@@ -13,16 +13,22 @@ import (
 )
 
 // TestBench runs the benchmark workloads ($BENCH_WORKLOADS, default all)
-// and writes docs/benchmarks.md and docs/bench-latency.png (or into
-// $BENCH_OUT). It takes about 20 minutes on 2 cores, so it runs only with BENCH=1:
+// with the built-in and the variants of ours in $BENCH_OURS (default
+// ours,ours-standard,ours-speed), and writes docs/benchmarks.md and
+// docs/bench-latency.png (or into $BENCH_OUT). It takes about 30 minutes on
+// 2 cores, so it runs only with BENCH=1:
 //
 //	make bench
-//	BENCH_WORKLOADS=small make bench
+//	BENCH_WORKLOADS=small BENCH_OURS=ours,ours-speed make bench
 func TestBench(t *testing.T) {
 	if os.Getenv("BENCH") != "1" {
 		t.Skip("the benchmarks take long: set BENCH=1 (make bench) to run them")
 	}
 	selected, err := selectedScenarios()
+	if err != nil {
+		t.Fatal(err)
+	}
+	variants, err := selectedOurs(defaultOurs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,14 +50,14 @@ func TestBench(t *testing.T) {
 	var reps []*scenarioReport
 	var w *world
 	var seedTook time.Duration
-	for _, sc := range selected {
+	for turn, sc := range selected {
 		if w == nil || w.name != sc.world {
 			if w != nil {
 				e.dropWorld(ctx, w)
 			}
 			w, seedTook = e.seedWorld(ctx, sc.world)
 		}
-		rep := e.runScenario(ctx, sc, w, seedTook)
+		rep := e.runScenario(ctx, sc, w, seedTook, variants, turn)
 		reps = append(reps, rep)
 		fmt.Print(textTable(rep))
 	}
@@ -71,9 +77,9 @@ func TestBench(t *testing.T) {
 	for _, rep := range reps {
 		for _, r := range rep.results {
 			// The built-in leaving stale Endpoints is a finding (it is in the
-			// report); ours doing so is a bug.
-			if r.wrongAfter > 0 && r.controller == ours.String() {
-				t.Errorf("%s: ours left %d Endpoints wrong", rep.sc.name, r.wrongAfter)
+			// report); any variant of ours doing so is a bug.
+			if r.wrongAfter > 0 && isOursName(r.controller) {
+				t.Errorf("%s: %s left %d Endpoints wrong", rep.sc.name, r.controller, r.wrongAfter)
 			}
 		}
 	}
@@ -81,19 +87,32 @@ func TestBench(t *testing.T) {
 
 // benchCommand is the command that reproduces this run.
 func benchCommand() string {
-	if w := strings.TrimSpace(os.Getenv("BENCH_WORKLOADS")); w != "" && w != "all" {
-		return "BENCH_WORKLOADS=" + w + " make bench"
+	cmd := "make bench"
+	if o := strings.TrimSpace(os.Getenv("BENCH_OURS")); o != "" {
+		cmd = "BENCH_OURS=" + o + " " + cmd
 	}
-	return "make bench"
+	if w := strings.TrimSpace(os.Getenv("BENCH_WORKLOADS")); w != "" && w != "all" {
+		cmd = "BENCH_WORKLOADS=" + w + " " + cmd
+	}
+	return cmd
 }
 
+// smokeOurs is the variants of ours the smoke test runs unless $BENCH_OURS
+// says otherwise: the two decoders; ours-speed only adds flags and env.
+const smokeOurs = "ours,ours-standard"
+
 // TestBenchSmoke runs the whole harness on a tiny workload, so that it keeps
-// working: both controllers, every measurement, the table and the plot.
+// working: the built-in and variants of ours ($BENCH_OURS, default
+// ours,ours-standard), every measurement, the table and the plot.
 func TestBenchSmoke(t *testing.T) {
+	variants, err := selectedOurs(smokeOurs)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	e := newBenchEnv(t)
 	w, seedTook := e.seedWorld(ctx, smokeScenario.world)
-	rep := e.runScenario(ctx, smokeScenario, w, seedTook)
+	rep := e.runScenario(ctx, smokeScenario, w, seedTook, variants, 0)
 	e.dropWorld(ctx, w)
 	t.Log(textTable(rep))
 
@@ -107,6 +126,14 @@ func TestBenchSmoke(t *testing.T) {
 	md := markdown([]*scenarioReport{rep}, reportMeta{command: "go test ./test/bench", started: time.Now(), loadAvg: loadAvg(), version: gitVersion()})
 	if !strings.Contains(md, "| flip p99 (ms) |") {
 		t.Errorf("the Markdown report has no latency row:\n%s", md)
+	}
+	if len(rep.results) != 1+len(variants) {
+		t.Errorf("%d runs, want the built-in and %d variants of ours", len(rep.results), len(variants))
+	}
+	for _, k := range variants {
+		if !strings.Contains(md, "| "+k.String()+" / built-in |") {
+			t.Errorf("the Markdown report has no ratio column for %s:\n%s", k, md)
+		}
 	}
 
 	for _, r := range rep.results {
@@ -123,9 +150,10 @@ func TestBenchSmoke(t *testing.T) {
 			t.Errorf("%s: no resource usage measured (peak RSS %d, cold CPU %.2f)", r.controller, r.peakRSS, r.coldCPU)
 		}
 		// The built-in may leave stale Endpoints (kubernetes#125638 and
-		// friends): that is a finding, not a harness failure. Ours must not.
-		if r.wrongAfter > 0 && r.controller == ours.String() {
-			t.Errorf("ours left %d Endpoints wrong", r.wrongAfter)
+		// friends): that is a finding, not a harness failure. No variant of
+		// ours may.
+		if r.wrongAfter > 0 && isOursName(r.controller) {
+			t.Errorf("%s left %d Endpoints wrong", r.controller, r.wrongAfter)
 		}
 	}
 }

@@ -12,19 +12,19 @@ import (
 	"time"
 )
 
-// profileDir is $BENCH_PROFILE: when set, ours runs with --profiling and
-// each run leaves pprof files there (a heap profile after the cold sync, a
+// profileDir is $BENCH_PROFILE: when set, every variant of ours runs with
+// --profiling and each run leaves pprof files there (a heap profile after the cold sync, a
 // CPU profile of the churn), for `go tool pprof`.
 func profileDir() string { return os.Getenv("BENCH_PROFILE") }
 
-// profiler fetches profiles from one run of ours.
+// profiler fetches profiles from one run of a variant of ours.
 type profiler struct {
 	addr, dir, prefix string
 }
 
 // newProfiler returns nil unless profiling is asked for; else the flags
 // that make ours serve profiles on a free loopback port.
-func newProfiler(sc scenario) (*profiler, []string, error) {
+func newProfiler(sc scenario, k controllerKind) (*profiler, []string, error) {
 	dir := profileDir()
 	if dir == "" {
 		return nil, nil, nil
@@ -38,7 +38,7 @@ func newProfiler(sc scenario) (*profiler, []string, error) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	p := &profiler{addr: addr, dir: dir, prefix: sc.name + "-ours-"}
+	p := &profiler{addr: addr, dir: dir, prefix: sc.name + "-" + k.String() + "-"}
 	return p, []string{"--profiling", "--metrics-bind-address=" + addr}, nil
 }
 

@@ -73,7 +73,7 @@ func cell(m metric, r *result) string {
 	return fmt.Sprintf("%.*f", m.prec, v)
 }
 
-// ratio is b/a (ours / built-in) when both are known and a is not zero.
+// ratio is b/a (a variant of ours / built-in) when both are known and a is not zero.
 func ratio(m metric, a, b *result) string {
 	if a == nil || b == nil {
 		return "–"
@@ -101,15 +101,66 @@ func (rep *scenarioReport) get(k controllerKind) *result {
 	return nil
 }
 
+// variants is the variants of ours that ran in rep, in the report's order.
+func (rep *scenarioReport) variants() []controllerKind {
+	var out []controllerKind
+	for _, k := range ourKinds {
+		if rep.get(k) != nil {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// variantsIn is the variants of ours that ran in any of reps.
+func variantsIn(reps []*scenarioReport) []controllerKind {
+	var out []controllerKind
+	for _, k := range ourKinds {
+		for _, rep := range reps {
+			if rep.get(k) != nil {
+				out = append(out, k)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// comparison is a scenario's table: a column per controller, the built-in
+// first, then a ratio column per variant of ours (sep between the names of
+// a ratio).
+func comparison(rep *scenarioReport, sep string) (cols []string, rows [][]string) {
+	vs := rep.variants()
+	bi := rep.get(builtin)
+	cols = []string{"metric", builtin.String()}
+	for _, k := range vs {
+		cols = append(cols, k.String())
+	}
+	for _, k := range vs {
+		cols = append(cols, k.String()+sep+builtin.String())
+	}
+	for _, m := range metrics {
+		row := []string{m.name, cell(m, bi)}
+		for _, k := range vs {
+			row = append(row, cell(m, rep.get(k)))
+		}
+		for _, k := range vs {
+			row = append(row, ratio(m, bi, rep.get(k)))
+		}
+		rows = append(rows, row)
+	}
+	return cols, rows
+}
+
 // textTable is the fixed-width table for the terminal.
 func textTable(rep *scenarioReport) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n== %s\n", rep.sc.title)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "metric\tbuilt-in\tours\tours/built-in\t\n")
-	bi, o := rep.get(builtin), rep.get(ours)
-	for _, m := range metrics {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", m.name, cell(m, bi), cell(m, o), ratio(m, bi, o))
+	cols, rows := comparison(rep, "/")
+	fmt.Fprintf(tw, "%s\t\n", strings.Join(cols, "\t"))
+	for _, row := range rows {
+		fmt.Fprintf(tw, "%s\t\n", strings.Join(row, "\t"))
 	}
 	tw.Flush()
 	for _, r := range rep.results {
@@ -157,18 +208,19 @@ func markdown(reps []*scenarioReport, meta reportMeta) string {
 		meta.started.UTC().Format("2006-01-02 15:04 UTC"), meta.took.Round(time.Second), meta.command)
 	fmt.Fprintf(&b, "Machine: %s. Load average before the run: %s.\n", machine(), meta.loadAvg)
 	fmt.Fprintf(&b, "Control plane and controllers: %s; this controller at %s.\n\n", kubeVersion(), meta.version)
-	b.WriteString(methodology)
+	b.WriteString(methodology(variantsIn(reps)))
 
 	for _, rep := range reps {
 		fmt.Fprintf(&b, "\n## %s\n\n", rep.sc.title)
 		fmt.Fprintf(&b, "%d Services, %d pods, %d namespaces (seeded in %s); scenario took %s.\n\n",
 			rep.services, rep.pods, rep.ns, rep.seedTook.Round(time.Second), rep.took.Round(time.Second))
-		bi, o := rep.get(builtin), rep.get(ours)
-		var rows [][]string
-		for _, m := range metrics {
-			rows = append(rows, []string{m.name, cell(m, bi), cell(m, o), ratio(m, bi, o)})
+		var order []string
+		for _, r := range rep.results {
+			order = append(order, r.controller)
 		}
-		markdownTable(&b, []string{"metric", "built-in", "ours", "ours / built-in"}, rows)
+		fmt.Fprintf(&b, "Run order: %s.\n\n", strings.Join(order, ", "))
+		cols, rows := comparison(rep, " / ")
+		markdownTable(&b, cols, rows)
 		for _, r := range rep.results {
 			if r.err != "" {
 				fmt.Fprintf(&b, "\n%s: run failed: %s\n", r.controller, r.err)
@@ -181,7 +233,12 @@ func markdown(reps []*scenarioReport, meta reportMeta) string {
 
 	if t, missed := targetsTable(reps); t != "" {
 		b.WriteString("\n## Targets\n\n")
-		fmt.Fprintf(&b, "The issue's goals, as ours / built-in in this run (%d missed):\n\n", missed)
+		fmt.Fprintf(&b, "The issue's goals, as ours (the defaults) / built-in in this run (%d missed):\n\n", missed)
+		b.WriteString(t)
+	}
+	if t := variantTargetsTable(reps); t != "" {
+		b.WriteString("\n### The other variants against the targets (informational)\n\n")
+		b.WriteString("The same goals for the opt-in variants of ours, as variant / built-in; the targets are checked for the defaults only:\n\n")
 		b.WriteString(t)
 	}
 	if t := calibrationTable(reps); t != "" {
@@ -202,22 +259,41 @@ func markdown(reps []*scenarioReport, meta reportMeta) string {
 			fmt.Fprintf(&b, "- %s\n", o)
 		}
 	} else {
-		b.WriteString("Nowhere in this run: every lower-is-better metric of ours was at most 10% above the built-in's.\n")
+		b.WriteString("Nowhere in this run: every lower-is-better metric of every variant of ours was at most 10% above the built-in's.\n")
 	}
 	return b.String()
 }
 
-const methodology = `## Method
+// methodology is the report's method section, naming the variants of ours
+// that ran.
+func methodology(variants []controllerKind) string {
+	var b strings.Builder
+	b.WriteString(methodText)
+	b.WriteString("\nThis controller ran in these variants (the same binary; every variant gets\n")
+	b.WriteString("the same checks, and each has its own column and ratio):\n\n")
+	for _, k := range variants {
+		fmt.Fprintf(&b, "- **%s**: %s.\n", k, kinds[k].about)
+	}
+	if len(variants) < len(ourKinds) {
+		b.WriteString("\n(`BENCH_OURS` picks the variants; default: " + strings.Join(strings.Split(defaultOurs, ","), ", ") + ".)\n")
+	}
+	return b.String()
+}
 
-One etcd and kube-apiserver on loopback serve both controllers. Each
+const methodText = `## Method
+
+One etcd and kube-apiserver on loopback serve every controller. Each
 workload is seeded once: pods as a Deployment creates them (owner
 reference, pod-template-hash label, one container), with the status a
 kubelet writes (Running, an IP and a node, five conditions, a container
 status) through the status subresource; then the built-in
-(` + "`kube-controller-manager --controllers=endpoints-controller`" + `) and this
-controller run over it one after the other, each from the same start state:
-all pods Ready, no Endpoints. Both get ` + "`--concurrent-endpoint-syncs=5`" + ` and the
-workload's ` + "`--kube-api-qps`/`--kube-api-burst`" + `.
+(` + "`kube-controller-manager --controllers=endpoints-controller`" + `) and each
+variant of this controller (below) run over it one after the other, each
+from the same start state: all pods Ready, no Endpoints. The order is
+rotated by one from one workload to the next (each table says it), so that
+no controller always runs first or last. All get
+` + "`--concurrent-endpoint-syncs=5`" + ` and the workload's
+` + "`--kube-api-qps`/`--kube-api-burst`" + `.
 
 - **cold sync**: from starting the process until every Endpoints is right,
   as seen by an Endpoints informer in the test, compared with the ready and
@@ -225,9 +301,9 @@ workload's ` + "`--kube-api-qps`/`--kube-api-burst`" + `.
   start-up and the initial LIST of Services, pods and Endpoints.
 - Before the start and before the churn the test waits (up to a minute)
   until the host is quiet, under 5% of its CPUs busy over a second, so that
-  neither controller pays for work left over from seeding or a reset.
+  no controller pays for work left over from seeding or a reset.
 - **flips**: open loop, at the workload's rate, random pods (the same for
-  both controllers: one seeded stream per flip) have their readiness
+  every controller: one seeded stream per flip) have their readiness
   flipped as a kubelet does it (Ready and ContainersReady
   conditions, the container's ready flag; UpdateStatus). A flip's latency
   runs from the UpdateStatus response until every Service selecting the
@@ -243,17 +319,17 @@ workload's ` + "`--kube-api-qps`/`--kube-api-burst`" + `.
   reached while decoding the initial LIST of pods); **RSS at the end**: its
   VmRSS then, the steady state.
 - **wrong after settle**: Endpoints still wrong once nothing has changed for
-  3s after settling; must be 0.
+  3s after settling; must be 0 for every variant of this controller.
 
-Ratios are ours / built-in: below 1 is better, except for the rows without
-a ratio. The test process, etcd and kube-apiserver share the same cores, so
-absolute numbers depend on the machine, and on whatever else runs on it
+Ratios are variant / built-in: below 1 is better, except for the rows
+without a ratio. The test process, etcd and kube-apiserver share the same
+cores, so absolute numbers depend on the machine, and on whatever else runs on it
 (the last row: the host's 1-minute load average; above the core count, the
 latencies are inflated by CPU contention); compare the columns.
 `
 
-// batchTable compares batching on and off, for both controllers, when both
-// small scenarios ran.
+// batchTable compares batching on and off, for every controller, when
+// both small scenarios ran.
 func batchTable(reps []*scenarioReport) string {
 	var off, on *scenarioReport
 	for _, r := range reps {
@@ -274,39 +350,44 @@ func batchTable(reps []*scenarioReport) string {
 			"writes per flip", "CPU during churn+settle (s)"}, m.name) {
 			continue
 		}
-		row := []string{m.name}
-		for _, k := range []controllerKind{ours, builtin} {
+		for _, k := range append(variantsIn(reps), builtin) {
 			a, c := off.get(k), on.get(k)
-			row = append(row, cell(m, a), cell(m, c), ratio(m, a, c))
+			if a == nil && c == nil {
+				continue
+			}
+			rows = append(rows, []string{m.name, k.String(), cell(m, a), cell(m, c), ratio(m, a, c)})
 		}
-		rows = append(rows, row)
 	}
-	markdownTable(&b, []string{"metric", "ours, 0", "ours, 500ms", "500ms / 0", "built-in, 0", "built-in, 500ms", "500ms / 0"}, rows)
+	markdownTable(&b, []string{"metric", "controller", "0", "500ms", "500ms / 0"}, rows)
 	return b.String()
 }
 
-// worse lists the lower-is-better metrics where ours is more than 10% above
-// the built-in (and by more than noise: 0.05 s, 5 ms, 2 writes, 5 MB).
+// worse lists the lower-is-better metrics where a variant of ours is more
+// than 10% above the built-in (and by more than noise: 0.05 s, 5 ms, 2
+// writes, 5 MB).
 func worse(reps []*scenarioReport) []string {
 	var out []string
 	for _, rep := range reps {
-		bi, o := rep.get(builtin), rep.get(ours)
-		if bi == nil || o == nil {
+		bi := rep.get(builtin)
+		if bi == nil {
 			continue
 		}
-		for _, m := range metrics {
-			if m.better != -1 {
-				continue
+		for _, k := range rep.variants() {
+			o := rep.get(k)
+			for _, m := range metrics {
+				if m.better != -1 {
+					continue
+				}
+				va, oka := m.value(bi)
+				vb, okb := m.value(o)
+				if !oka || !okb || vb <= va*1.1 || vb-va < 2*math.Pow10(-m.prec) {
+					continue
+				}
+				out = append(out, fmt.Sprintf("%s, %s: %s %s vs %s", rep.sc.name, k, m.name, cell(m, o), cell(m, bi)))
 			}
-			va, oka := m.value(bi)
-			vb, okb := m.value(o)
-			if !oka || !okb || vb <= va*1.1 || vb-va < 2*math.Pow10(-m.prec) {
-				continue
+			if o.err != "" {
+				out = append(out, fmt.Sprintf("%s, %s: the run failed: %s", rep.sc.name, k, o.err))
 			}
-			out = append(out, fmt.Sprintf("%s: %s %s vs %s", rep.sc.name, m.name, cell(m, o), cell(m, bi)))
-		}
-		if o.err != "" {
-			out = append(out, fmt.Sprintf("%s: our run failed: %s", rep.sc.name, o.err))
 		}
 	}
 	return out
@@ -378,8 +459,10 @@ func plotLatencies(reps []*scenarioReport, path string) error {
 		plots[i] = make([]*plot.Plot, cols)
 	}
 	colors := map[string]color.Color{
-		builtin.String(): color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
-		ours.String():    color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
+		builtin.String():      color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
+		ours.String():         color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
+		oursStandard.String(): color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
+		oursSpeed.String():    color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff},
 	}
 	for i, rep := range reps {
 		p := plot.New()
@@ -392,8 +475,9 @@ func plotLatencies(reps []*scenarioReport, path string) error {
 		p.Add(plotter.NewGrid())
 		p.Legend.Top, p.Legend.Left = true, true // a CDF leaves the top left empty
 		minX, maxX := math.Inf(1), math.Inf(-1)
-		for _, r := range rep.results {
-			if len(r.lat) == 0 {
+		for _, k := range append([]controllerKind{builtin}, rep.variants()...) {
+			r := rep.get(k) // in the report's order, whatever the run order
+			if r == nil || len(r.lat) == 0 {
 				continue
 			}
 			s := slices.Clone(r.lat)

@@ -123,22 +123,92 @@ func (e *benchEnv) dropWorld(ctx context.Context, w *world) {
 	e.t.Logf("deleted %s in %s", w.name, time.Since(start).Round(100*time.Millisecond))
 }
 
+// controllerKind is the built-in or one variant of ours.
 type controllerKind int
 
 const (
 	builtin controllerKind = iota
-	ours
+	ours                   // our defaults
+	oursStandard
+	oursSpeed
 )
 
-func (k controllerKind) String() string {
-	if k == builtin {
-		return "built-in"
-	}
-	return "ours"
+// kinds describes each controllerKind: its name in the report and in
+// $BENCH_OURS, what it is, and what it adds to the common flags and to the
+// environment it inherits.
+var kinds = [...]struct {
+	name, about string
+	flags, env  []string
+}{
+	builtin: {name: "built-in", about: "`kube-controller-manager --controllers=endpoints-controller`"},
+	ours:    {name: "ours", about: "this controller with its defaults: `--pod-decoder=lean`, HTTP/2 to the API server, no timer slack, GOMAXPROCS left to the Go runtime"},
+	oursStandard: {name: "ours-standard", about: "`--pod-decoder=standard`: client-go's typed objects trimmed by a cache transform, the reference path; the rest as ours",
+		flags: []string{"--pod-decoder=standard"}},
+	oursSpeed: {name: "ours-speed", about: "the opt-in speed settings: `--kube-api-http2=false --timer-slack=5ms` and `GOMAXPROCS=1` in its environment; lean decoder",
+		flags: []string{"--kube-api-http2=false", "--timer-slack=5ms"}, env: []string{"GOMAXPROCS=1"}},
 }
 
-// command returns the binary and flags of controller k for sc.
-func (k controllerKind) command(sc scenario) (string, []string) {
+// ourKinds is every variant of ours, in the report's order.
+var ourKinds = []controllerKind{ours, oursStandard, oursSpeed}
+
+func (k controllerKind) String() string { return kinds[k].name }
+
+// isOurs reports whether k is a variant of this controller.
+func (k controllerKind) isOurs() bool { return k != builtin }
+
+// kindNamed returns the controllerKind called name (as in result.controller).
+func kindNamed(name string) (controllerKind, bool) {
+	for k := range kinds {
+		if kinds[k].name == name {
+			return controllerKind(k), true
+		}
+	}
+	return 0, false
+}
+
+// isOursName reports whether a result's controller is a variant of ours.
+func isOursName(name string) bool {
+	k, ok := kindNamed(name)
+	return ok && k.isOurs()
+}
+
+// defaultOurs is what runs when $BENCH_OURS is empty.
+const defaultOurs = "ours,ours-standard,ours-speed"
+
+// selectedOurs returns the variants of ours named in $BENCH_OURS
+// (comma-separated; empty: def; "all": every one), in the report's order.
+func selectedOurs(def string) ([]controllerKind, error) {
+	env := strings.TrimSpace(os.Getenv("BENCH_OURS"))
+	switch env {
+	case "":
+		env = def
+	case "all":
+		return ourKinds, nil
+	}
+	var names []string
+	for _, k := range ourKinds {
+		names = append(names, k.String())
+	}
+	want := map[string]bool{}
+	for _, n := range strings.Split(env, ",") {
+		n = strings.TrimSpace(n)
+		if !slices.Contains(names, n) {
+			return nil, fmt.Errorf("BENCH_OURS: unknown variant %q (known: %s, all)", n, strings.Join(names, ", "))
+		}
+		want[n] = true
+	}
+	var out []controllerKind
+	for _, k := range ourKinds {
+		if want[k.String()] {
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+// command returns the binary, flags and extra environment of controller k
+// for sc.
+func (k controllerKind) command(sc scenario) (string, []string, []string) {
 	common := []string{
 		"--kubeconfig=" + cp.KubeconfigPath,
 		"--leader-elect=false",
@@ -149,9 +219,10 @@ func (k controllerKind) command(sc scenario) (string, []string) {
 	}
 	if k == builtin {
 		return filepath.Join(cp.BinDir, "kube-controller-manager"),
-			append([]string{"--controllers=endpoints-controller", "--secure-port=0"}, common...)
+			append([]string{"--controllers=endpoints-controller", "--secure-port=0"}, common...), nil
 	}
-	return ourBinary, append(common, "--metrics-bind-address=0", "--health-probe-bind-address=0")
+	args := append(common, "--metrics-bind-address=0", "--health-probe-bind-address=0")
+	return ourBinary, append(args, kinds[k].flags...), kinds[k].env
 }
 
 // result is what one controller did in one scenario.
@@ -196,13 +267,13 @@ func timeouts(sc scenario, w *world) (cold, settle, stall time.Duration) {
 // (all pods Ready, no Endpoints): cold sync, churn, settle. It stops the
 // controller before returning; the caller resets.
 func (e *benchEnv) runController(ctx context.Context, sc scenario, w *world, k controllerKind, seed uint64) *result {
-	bin, args := k.command(sc)
-	res := &result{controller: k.String(), args: args}
+	bin, args, env := k.command(sc)
+	res := &result{controller: k.String(), args: append(slices.Clone(env), args...)}
 	var prof *profiler
-	if k == ours {
+	if k.isOurs() {
 		var profArgs []string
 		var err error
-		if prof, profArgs, err = newProfiler(sc); err != nil {
+		if prof, profArgs, err = newProfiler(sc, k); err != nil {
 			e.t.Fatalf("profiling: %v", err)
 		}
 		args = append(args, profArgs...) // the last --metrics-bind-address wins
@@ -213,7 +284,7 @@ func (e *benchEnv) runController(ctx context.Context, sc scenario, w *world, k c
 	e.waitHostQuiet(ctx, sc.name, k, "before the start")
 	e.tr.takeRun()
 	t0 := time.Now()
-	p, err := framework.StartProcess(k.String(), bin, args, logPath)
+	p, err := framework.StartProcessEnv(k.String(), bin, args, env, logPath)
 	if err != nil {
 		res.err = err.Error()
 		e.t.Errorf("%s: %v", sc.name, err)
@@ -401,7 +472,7 @@ func (e *benchEnv) reset(ctx context.Context, w *world) error {
 	return e.tr.waitQuiet(ctx, 2*time.Second, 2*time.Minute, func(s snapshot) bool { return s.existing == 0 })
 }
 
-// scenarioReport is a scenario's results, built-in first.
+// scenarioReport is a scenario's results, in the order they ran.
 type scenarioReport struct {
 	sc       scenario
 	services int
@@ -412,16 +483,27 @@ type scenarioReport struct {
 	took     time.Duration
 }
 
-// runScenario runs the built-in and then ours over w, resetting after each.
-func (e *benchEnv) runScenario(ctx context.Context, sc scenario, w *world, seedTook time.Duration) *scenarioReport {
+// runOrder is the order in which the built-in and the variants of ours run
+// in the turn-th scenario: all of them in turn, the list rotated by one
+// each scenario, so that none always runs first, right after seeding, or
+// last.
+func runOrder(variants []controllerKind, turn int) []controllerKind {
+	all := append([]controllerKind{builtin}, variants...)
+	turn %= len(all)
+	return append(all[turn:len(all):len(all)], all[:turn]...)
+}
+
+// runScenario runs the built-in and each of variants over w, one after the
+// other in runOrder, resetting after each.
+func (e *benchEnv) runScenario(ctx context.Context, sc scenario, w *world, seedTook time.Duration, variants []controllerKind, turn int) *scenarioReport {
 	e.t.Helper()
 	start := time.Now()
 	rep := &scenarioReport{sc: sc, services: len(w.services), pods: len(w.pods), ns: len(w.namespaces), seedTook: seedTook}
 	h := fnv.New64a()
 	h.Write([]byte(sc.name))
-	for _, k := range []controllerKind{builtin, ours} {
+	for _, k := range runOrder(variants, turn) {
 		runStart := time.Now()
-		// The same seed for both: the same pods are flipped, as far as
+		// The same seed for all: the same pods are flipped, as far as
 		// pending pods allow.
 		res := e.runController(ctx, sc, w, k, h.Sum64())
 		rep.results = append(rep.results, res)

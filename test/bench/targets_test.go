@@ -47,12 +47,45 @@ var targets = []target{
 	{"wrong Endpoints after settle = 0", func(_, o *result) (float64, bool) { return float64(o.wrongAfter), true }, 0, every},
 }
 
-// targetsTable lists every target for every scenario, met or not.
+// targetsTable lists every target for every scenario, met or not, for
+// ours (the defaults), and counts the missed ones.
 func targetsTable(reps []*scenarioReport) (string, int) {
+	rows, missed := targetRows(reps, ours, false)
+	if len(rows) == 0 {
+		return "", 0
+	}
+	var b strings.Builder
+	markdownTable(&b, []string{"workload", "target", "this run", "verdict"}, rows)
+	return b.String(), missed
+}
+
+// variantTargetsTable lists the same targets for the other variants of
+// ours, for information: a miss there counts for nothing.
+func variantTargetsTable(reps []*scenarioReport) string {
+	var rows [][]string
+	for _, k := range variantsIn(reps) {
+		if k == ours {
+			continue
+		}
+		r, _ := targetRows(reps, k, true)
+		rows = append(rows, r...)
+	}
+	if len(rows) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	markdownTable(&b, []string{"workload", "variant", "target", "this run", "verdict (informational)"}, rows)
+	return b.String()
+}
+
+// targetRows checks the targets for variant k in every scenario where it
+// and the built-in ran; named adds a column with k's name, and marks misses
+// without bold.
+func targetRows(reps []*scenarioReport, k controllerKind, named bool) ([][]string, int) {
 	var rows [][]string
 	missed := 0
 	for _, rep := range reps {
-		bi, o := rep.get(builtin), rep.get(ours)
+		bi, o := rep.get(builtin), rep.get(k)
 		if bi == nil || o == nil || bi.err != "" || o.err != "" {
 			continue
 		}
@@ -67,16 +100,18 @@ func targetsTable(reps []*scenarioReport) (string, int) {
 				verdict = "no data"
 			case v > t.max:
 				verdict, missed = "**missed**", missed+1
+				if named {
+					verdict = "missed"
+				}
 			}
-			rows = append(rows, []string{rep.sc.name, t.what, fmt.Sprintf("%.2f", v), verdict})
+			row := []string{rep.sc.name}
+			if named {
+				row = append(row, k.String())
+			}
+			rows = append(rows, append(row, t.what, fmt.Sprintf("%.2f", v), verdict))
 		}
 	}
-	if len(rows) == 0 {
-		return "", 0
-	}
-	var b strings.Builder
-	markdownTable(&b, []string{"workload", "target", "this run", "verdict"}, rows)
-	return b.String(), missed
+	return rows, missed
 }
 
 // reference is the figures for the built-in on this kind of machine.
@@ -130,6 +165,9 @@ func TestTargetsTable(t *testing.T) {
 		{sc: scenario{name: "a", qps: 20}, results: []*result{res(builtin, 100, 1, time.Second, 1000), res(ours, 40, 0.2, time.Second, 1004)}},
 		{sc: scenario{name: "b", qps: 1000}, results: []*result{res(builtin, 100, 1, time.Second, 1000), res(ours, 60, 0.5, 400*time.Millisecond, 900)}},
 	}
+	// ours-speed misses more, ours-standard runs only in a: neither counts.
+	reps[0].results = append(reps[0].results, res(oursSpeed, 90, 0.9, time.Second, 1100), res(oursStandard, 45, 0.25, time.Second, 1000))
+	reps[1].results = append(reps[1].results, res(oursSpeed, 90, 0.9, time.Second, 1100))
 	table, missed := targetsTable(reps)
 	if missed != 2 {
 		t.Errorf("missed %d, want 2 (b's RSS and CPU):\n%s", missed, table)
@@ -141,5 +179,25 @@ func TestTargetsTable(t *testing.T) {
 	}
 	if strings.Contains(table, "| a | flip p99 ≤ 0.5×") {
 		t.Errorf("the QPS 1000 target was applied at QPS 20:\n%s", table)
+	}
+	if strings.Contains(table, "ours-") {
+		t.Errorf("the targets table names another variant:\n%s", table)
+	}
+
+	info := variantTargetsTable(reps)
+	for _, want := range []string{
+		"| a | ours-standard | peak RSS ≤ 0.5× | 0.45 | met |",
+		"| a | ours-speed | writes no more (QPS 20, ±0.5%) | 1.10 | missed |",
+		"| b | ours-speed | CPU during churn ≤ 0.3× | 0.90 | missed |",
+	} {
+		if !strings.Contains(info, want) {
+			t.Errorf("no row %q in\n%s", want, info)
+		}
+	}
+	if strings.Contains(info, "**") || strings.Contains(info, "| ours |") || strings.Contains(info, "| b | ours-standard |") {
+		t.Errorf("the informational table marks a miss as one, lists ours, or a run that did not happen:\n%s", info)
+	}
+	if idx := strings.Index(info, "ours-standard"); idx < 0 || idx > strings.Index(info, "ours-speed") {
+		t.Errorf("the variants are not in the report's order:\n%s", info)
 	}
 }

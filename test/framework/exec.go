@@ -31,14 +31,27 @@ type Process struct {
 }
 
 // StartProcess starts bin with args, appending its stdout and stderr to
-// logPath (created if needed).
+// logPath (created if needed). The child inherits the test's environment.
 func StartProcess(name, bin string, args []string, logPath string) (*Process, error) {
+	return StartProcessEnv(name, bin, args, nil, logPath)
+}
+
+// StartProcessEnv is StartProcess with env ("KEY=value") added to the
+// environment the child inherits, overriding the same keys.
+func StartProcessEnv(name, bin string, args, env []string, logPath string) (*Process, error) {
 	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(log, "=== %s: %s %s\n", time.Now().Format(time.RFC3339Nano), bin, strings.Join(args, " "))
+	envText := ""
+	if len(env) > 0 {
+		envText = strings.Join(env, " ") + " "
+	}
+	fmt.Fprintf(log, "=== %s: %s%s %s\n", time.Now().Format(time.RFC3339Nano), envText, bin, strings.Join(args, " "))
 	cmd := exec.Command(bin, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...) // the last of a key wins
+	}
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
