@@ -1,13 +1,12 @@
 package lean
 
 import (
-	"strings"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
+
+	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints/podtest"
 )
 
 const (
@@ -15,57 +14,22 @@ const (
 	UDP = v1.ProtocolUDP
 )
 
-type podOpt func(*v1.Pod)
+// Pods as podtest makes them, under the short names the tests use.
+type podOpt = podtest.Opt
 
-// mkPod returns a ready, running pod with the given comma-separated IPs (""
-// for none).
-func mkPod(name, ips string, opts ...podOpt) *v1.Pod {
-	p := &v1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", UID: types.UID("uid-" + name), ResourceVersion: "42"},
-		Spec:       v1.PodSpec{NodeName: "node-" + name, Containers: []v1.Container{{Name: "app"}}},
-		Status: v1.PodStatus{
-			Phase:      v1.PodRunning,
-			Conditions: []v1.PodCondition{{Type: v1.PodReady, Status: v1.ConditionTrue}},
-		},
-	}
-	if ips != "" {
-		for ip := range strings.SplitSeq(ips, ",") {
-			p.Status.PodIPs = append(p.Status.PodIPs, v1.PodIP{IP: ip})
-		}
-		p.Status.PodIP = p.Status.PodIPs[0].IP
-	}
-	for _, o := range opts {
-		o(p)
-	}
-	return p
-}
-
-func notReady(p *v1.Pod)    { p.Status.Conditions[0].Status = v1.ConditionFalse }
-func noCondition(p *v1.Pod) { p.Status.Conditions = nil }
-func deleting(p *v1.Pod)    { p.DeletionTimestamp = &metav1.Time{Time: time.Unix(1e9, 0)} }
-
-func phase(ph v1.PodPhase) podOpt { return func(p *v1.Pod) { p.Status.Phase = ph } }
-func host(hostname, subdomain string) podOpt {
-	return func(p *v1.Pod) { p.Spec.Hostname, p.Spec.Subdomain = hostname, subdomain }
-}
-
-// cports adds ports to the pod's first container.
-func cports(ps ...v1.ContainerPort) podOpt {
-	return func(p *v1.Pod) { p.Spec.Containers[0].Ports = append(p.Spec.Containers[0].Ports, ps...) }
-}
-
-// initPorts adds an init container (a sidecar when policy is Always).
-func initPorts(policy *v1.ContainerRestartPolicy, ps ...v1.ContainerPort) podOpt {
-	return func(p *v1.Pod) {
-		p.Spec.InitContainers = append(p.Spec.InitContainers, v1.Container{Name: "init", RestartPolicy: policy, Ports: ps})
-	}
-}
-
-var always = ptr.To(v1.ContainerRestartPolicyAlways)
-
-func cp(name string, num int32, proto v1.Protocol) v1.ContainerPort {
-	return v1.ContainerPort{Name: name, ContainerPort: num, Protocol: proto}
-}
+var (
+	mkPod       = podtest.Pod
+	notReady    = podtest.NotReady
+	noCondition = podtest.NoCondition
+	deleting    = podtest.Deleting
+	phase       = podtest.Phase
+	onNode      = podtest.OnNode
+	host        = podtest.Host
+	cports      = podtest.ContainerPorts
+	initPorts   = podtest.InitPorts
+	always      = podtest.Always
+	cp          = podtest.Port
+)
 
 // A pod as the API server sends it: every field Unmarshal reads, among
 // many it skips.
