@@ -80,9 +80,10 @@ func Configure(cfg *rest.Config, o Options) error {
 		t.HTTP2 = &http.HTTP2Config{SendPingTimeout: o.DeadAfter / 2, PingTimeout: o.DeadAfter / 2}
 		cfg.Transport = t
 	} else {
-		// Requests other than watches answer with headers quickly (the
-		// API server's own timeout is a minute, for the body); a
-		// connection that gives none within the bound is taken for dead.
+		// Every request gets its response headers quickly, a watch's
+		// as soon as it starts (the API server's own timeout is a minute,
+		// for the body); a connection that gives none within the bound
+		// is taken for dead.
 		t.ResponseHeaderTimeout = o.DeadAfter
 		cfg.Transport = &http1Guard{base: t, deadAfter: o.DeadAfter, minWindow: minWatchWindow, clock: clock.RealClock{}}
 	}
