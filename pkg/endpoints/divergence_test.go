@@ -2,7 +2,6 @@ package endpoints
 
 import (
 	"fmt"
-	"math"
 	"testing"
 	"time"
 
@@ -17,38 +16,6 @@ import (
 // the model of model_test.go or a rule of the built-in's written out here,
 // what the built-in does, so that it fails if either side changes. Most are
 // reached only by invalid, undefaulted or foreign-written objects.
-
-// builtinTruncate is the built-in's truncateEndpoints: the same proportions
-// as Truncate, but a subset cut to nothing stays, as an empty subset.
-func builtinTruncate(in []v1.EndpointSubset) []v1.EndpointSubset {
-	out := cloneSubsets(in)
-	ready, notReady := CountAddresses(out)
-	if ready+notReady <= MaxCapacity {
-		return out
-	}
-	cutReady := ready > MaxCapacity
-	budget, total := MaxCapacity-ready, notReady
-	if cutReady {
-		budget, total = MaxCapacity, ready
-	}
-	left := budget
-	for i := range out {
-		s := &out[i]
-		n := len(s.NotReadyAddresses)
-		if cutReady {
-			n = len(s.Addresses)
-		}
-		take := min(int(math.Ceil(float64(n)/float64(total)*float64(budget))), left)
-		if cutReady {
-			s.Addresses, s.NotReadyAddresses = s.Addresses[:take], addrs{}
-			left -= len(s.Addresses)
-		} else {
-			s.NotReadyAddresses = s.NotReadyAddresses[:take]
-			left -= len(s.NotReadyAddresses)
-		}
-	}
-	return out
-}
 
 // A subset cut to nothing by truncation is dropped: the API server rejects
 // a subset without addresses, which leaves the built-in failing forever on
@@ -72,7 +39,7 @@ func TestDivergence_TruncationDropsEmptySubset(t *testing.T) {
 	if !cut || len(out) != 1 || len(out[0].Addresses) != MaxCapacity || out[0].Ports[0].Port != 8080 {
 		t.Errorf("ours: cut %v, %d subsets, want one with %d ready on 8080", cut, len(out), MaxCapacity)
 	}
-	b := builtinTruncate(in)
+	b := modelTruncate(in) // the built-in keeps the emptied subset
 	if len(b) != 2 || len(b[0].Addresses) != MaxCapacity || len(b[1].Addresses)+len(b[1].NotReadyAddresses) != 0 {
 		t.Errorf("built-in: want 1000 ready and an empty subset, got %d subsets", len(b))
 	}
