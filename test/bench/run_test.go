@@ -178,32 +178,7 @@ const defaultOurs = "ours,ours-standard,ours-speed"
 // selectedOurs returns the variants of ours named in $BENCH_OURS
 // (comma-separated; empty: def; "all": every one), in the report's order.
 func selectedOurs(def string) ([]controllerKind, error) {
-	env := strings.TrimSpace(os.Getenv("BENCH_OURS"))
-	switch env {
-	case "":
-		env = def
-	case "all":
-		return ourKinds, nil
-	}
-	var names []string
-	for _, k := range ourKinds {
-		names = append(names, k.String())
-	}
-	want := map[string]bool{}
-	for _, n := range strings.Split(env, ",") {
-		n = strings.TrimSpace(n)
-		if !slices.Contains(names, n) {
-			return nil, fmt.Errorf("BENCH_OURS: unknown variant %q (known: %s, all)", n, strings.Join(names, ", "))
-		}
-		want[n] = true
-	}
-	var out []controllerKind
-	for _, k := range ourKinds {
-		if want[k.String()] {
-			out = append(out, k)
-		}
-	}
-	return out, nil
+	return pickNamed("BENCH_OURS", def, ourKinds, controllerKind.String)
 }
 
 // command returns the binary, flags and extra environment of controller k

@@ -168,26 +168,36 @@ var scenarios = []scenario{
 // selectedScenarios returns the scenarios named in $BENCH_WORKLOADS
 // (comma-separated; empty or "all": every one), in their fixed order.
 func selectedScenarios() ([]scenario, error) {
-	env := strings.TrimSpace(os.Getenv("BENCH_WORKLOADS"))
+	return pickNamed("BENCH_WORKLOADS", "", scenarios, func(s scenario) string { return s.name })
+}
+
+// pickNamed returns the items of all named in the environment variable
+// (comma-separated; empty: def, or every item when def is empty; "all":
+// every item), in all's order. An unknown name is an error.
+func pickNamed[T any](variable, def string, all []T, name func(T) string) ([]T, error) {
+	env := strings.TrimSpace(os.Getenv(variable))
+	if env == "" {
+		env = def
+	}
 	if env == "" || env == "all" {
-		return scenarios, nil
+		return all, nil
 	}
 	var names []string
-	for _, s := range scenarios {
-		names = append(names, s.name)
+	for _, x := range all {
+		names = append(names, name(x))
 	}
 	want := map[string]bool{}
 	for _, n := range strings.Split(env, ",") {
 		n = strings.TrimSpace(n)
 		if !slices.Contains(names, n) {
-			return nil, fmt.Errorf("BENCH_WORKLOADS: unknown workload %q (known: %s, all)", n, strings.Join(names, ", "))
+			return nil, fmt.Errorf("%s: unknown name %q (known: %s, all)", variable, n, strings.Join(names, ", "))
 		}
 		want[n] = true
 	}
-	var out []scenario
-	for _, s := range scenarios {
-		if want[s.name] {
-			out = append(out, s)
+	var out []T
+	for _, x := range all {
+		if want[name(x)] {
+			out = append(out, x)
 		}
 	}
 	return out, nil
