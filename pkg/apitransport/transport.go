@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -113,19 +114,20 @@ type http1Guard struct {
 }
 
 func (g *http1Guard) RoundTrip(req *http.Request) (*http.Response, error) {
-	if w := req.URL.Query().Get("watch"); w != "true" && w != "1" {
+	q := req.URL.Query()
+	if w := q.Get("watch"); w != "true" && w != "1" {
 		resp, err := g.base.RoundTrip(req)
 		if isTimeout(err) {
 			g.base.CloseIdleConnections()
 		}
 		return resp, err
 	}
-	return g.watch(req)
+	return g.watch(req, q)
 }
 
-func (g *http1Guard) watch(req *http.Request) (*http.Response, error) {
+// watch sends req, a watch whose query is q, within its window.
+func (g *http1Guard) watch(req *http.Request, q url.Values) (*http.Response, error) {
 	window := g.minWindow + rand.N(g.minWindow)
-	q := req.URL.Query()
 	if q.Get("sendInitialEvents") != "true" {
 		seconds := max(1, int(window/time.Second))
 		if asked, _ := strconv.Atoi(q.Get("timeoutSeconds")); asked > 0 && asked < seconds {
