@@ -4,7 +4,8 @@ SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
-LDFLAGS := -s -w -X github.com/endpoints-controller/endpoints-controller/pkg/version.Version=$(VERSION)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X github.com/endpoints-controller/endpoints-controller/pkg/version.Version=$(VERSION) -X github.com/endpoints-controller/endpoints-controller/pkg/version.Revision=$(REVISION)
 IMAGE ?= endpoints-controller:$(VERSION)
 BIN := bin/endpoints-controller
 # Real etcd, kube-apiserver, kube-controller-manager, kwok… built from Go modules.
@@ -53,7 +54,7 @@ bench: build ## Side-by-side benchmarks with the built-in (~30 min on 2 cores; B
 	BENCH=1 TESTBIN_DIR=$(TESTBIN) go test -timeout 60m -count=1 -v -run '^TestBench$$' ./test/bench/
 
 image: ## Build the container image (needs a Docker engine).
-	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) -t $(IMAGE) .
 
 clean: ## Remove build outputs (keeps the testbin cache).
 	rm -rf bin
