@@ -26,7 +26,7 @@ func runWithLeaderElection(ctx context.Context, o *options, client kubernetes.In
 		return fmt.Errorf("getting hostname for the leader identity: %w", err)
 	}
 	id := host + "_" + string(uuid.NewUUID())
-	lock, err := resourcelock.New(resourcelock.LeasesResourceLock, o.leaseNamespaceOrDefault(), o.leaseName,
+	lock, err := resourcelock.New(resourcelock.LeasesResourceLock, o.leaseNamespaceOrDefault(), o.leaderElection.ResourceName,
 		client.CoreV1(), client.CoordinationV1(), resourcelock.ResourceLockConfig{Identity: id})
 	if err != nil {
 		return fmt.Errorf("creating the leader election lock: %w", err)
@@ -38,12 +38,14 @@ func runWithLeaderElection(ctx context.Context, o *options, client kubernetes.In
 	workDone := make(chan struct{})
 	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 		Lock:            lock,
-		LeaseDuration:   o.leaseDuration,
-		RenewDeadline:   o.renewDeadline,
-		RetryPeriod:     o.retryPeriod,
+		LeaseDuration:   o.leaderElection.LeaseDuration.Duration,
+		RenewDeadline:   o.leaderElection.RenewDeadline.Duration,
+		RetryPeriod:     o.leaderElection.RetryPeriod.Duration,
 		ReleaseOnCancel: true,
 		WatchDog:        watchdog,
-		Name:            o.leaseName,
+		// leader_election_master_status{name}: kube-controller-manager's
+		// series is named after its lease too.
+		Name: o.leaderElection.ResourceName,
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(leading context.Context) {
 				defer close(workDone)
@@ -90,7 +92,7 @@ func runWithLeaderElection(ctx context.Context, o *options, client kubernetes.In
 	if le.IsLeader() {
 		select {
 		case <-workDone:
-		case <-time.After(o.renewDeadline):
+		case <-time.After(o.leaderElection.RenewDeadline.Duration):
 			klog.InfoS("In-flight syncs still running at the renew deadline; releasing the lease anyway")
 		}
 	}

@@ -6,19 +6,25 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
 	"syscall"
 
+	apiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/util/flowcontrol"
+	cliflag "k8s.io/component-base/cli/flag"
+	logsapi "k8s.io/component-base/logs/api/v1"
+	"k8s.io/component-base/term"
 	"k8s.io/klog/v2"
 
 	"github.com/endpoints-controller/endpoints-controller/pkg/apitransport"
@@ -29,27 +35,32 @@ import (
 )
 
 func main() {
-	var o options
-	fs := newFlagSet(&o)
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		os.Exit(2) // the flag package already printed the problem
-	}
-	if o.showVersion {
-		fmt.Println("endpoints-controller", version.Version)
+	o := newOptions()
+	fss, err := o.parse(os.Args[1:])
+	if o.help {
+		printUsage(os.Stdout, fss)
 		return
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "endpoints-controller: unexpected arguments: %v\n", fs.Args())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "endpoints-controller: %v\nRun endpoints-controller --help for the flags.\n", err)
 		os.Exit(2)
 	}
-	o.complete(fs)
+	if o.showVersion {
+		fmt.Println(version.String())
+		return
+	}
+	o.complete()
 	if err := o.validate(); err != nil {
 		fmt.Fprintf(os.Stderr, "endpoints-controller: invalid flags:\n%v\n", err)
 		os.Exit(2)
 	}
+	// As early as possible: the format and verbosity of every log line.
+	if err := logsapi.ValidateAndApply(o.logs, nil); err != nil {
+		fmt.Fprintf(os.Stderr, "endpoints-controller: %v\n", err)
+		os.Exit(2)
+	}
+	cliflag.PrintFlags(o.fs)
+	o.metrics.Apply()
 
 	if o.timerSlack > 0 {
 		applyTimerSlack(o.timerSlack)
@@ -57,11 +68,18 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := run(ctx, &o); err != nil {
+	if err := run(ctx, o); err != nil {
 		klog.ErrorS(err, "endpoints-controller failed")
 		klog.FlushAndExit(klog.ExitFlushTimeout, 1)
 	}
 	klog.Flush()
+}
+
+// printUsage prints the flags by section, as kube-controller-manager does.
+func printUsage(w io.Writer, fss cliflag.NamedFlagSets) {
+	fmt.Fprintf(w, "endpoints-controller keeps the Endpoints of every Service with a selector\nequal to its ready and not-ready pods, as kube-controller-manager's endpoints\ncontroller does.\n\nUsage:\n  endpoints-controller [flags]\n")
+	cols, _, _ := term.TerminalSize(w)
+	cliflag.PrintSections(w, fss, cols)
 }
 
 func restConfig(o *options) (*rest.Config, error) {
@@ -105,7 +123,6 @@ func run(ctx context.Context, o *options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	m := metrics.New()
-	m.RegisterClientMetrics()
 	cfg, err := restConfig(o)
 	if err != nil {
 		return err
@@ -126,7 +143,7 @@ func run(ctx context.Context, o *options) error {
 	if err != nil {
 		return err
 	}
-	klog.InfoS("Starting", "version", version.Version, "gomaxprocs", runtime.GOMAXPROCS(0), "leaderElect", o.leaderElect, "http2", o.http2, "deadConnectionTimeout", o.deadConnTimeout, "shadow", o.shadow)
+	klog.InfoS("Starting", "version", version.Version, "gomaxprocs", runtime.GOMAXPROCS(0), "revision", version.Revision, "leaderElect", o.leaderElection.LeaderElect, "http2", o.http2, "deadConnectionTimeout", o.deadConnTimeout, "shadow", o.shadow)
 
 	inf := controller.NewInformers(client, "", controller.Decoder(o.podDecoder))
 	c, err := controller.New(writeClient, inf, controller.Options{
@@ -143,8 +160,8 @@ func run(ctx context.Context, o *options) error {
 	}
 
 	var watchdog *leaderelection.HealthzAdaptor
-	if o.leaderElect {
-		watchdog = leaderelection.NewLeaderHealthzAdaptor(o.renewDeadline)
+	if o.leaderElection.LeaderElect {
+		watchdog = leaderelection.NewLeaderHealthzAdaptor(o.leaderElection.RenewDeadline.Duration)
 	}
 	if err := serve(ctx, o, m, c, watchdog); err != nil {
 		return err
@@ -152,7 +169,7 @@ func run(ctx context.Context, o *options) error {
 
 	inf.Start(ctx.Done())
 	defer inf.Shutdown()
-	if !o.leaderElect {
+	if !o.leaderElection.LeaderElect {
 		m.SetLeader(true)
 		c.Run(ctx)
 		return nil
@@ -160,25 +177,51 @@ func run(ctx context.Context, o *options) error {
 	return runWithLeaderElection(ctx, o, client, watchdog, m, c.Run)
 }
 
-// serve starts the metrics and health servers that are enabled.
+// serve starts the HTTPS server, and the plain HTTP ones that are asked for.
 func serve(ctx context.Context, o *options, m *metrics.Metrics, c *controller.Controller, watchdog *leaderelection.HealthzAdaptor) error {
-	if o.metricsAddr != "0" {
-		if err := server.Serve(ctx, o.metricsAddr, server.MetricsHandler(m.Registry, o.profiling)); err != nil {
+	checks := &server.Checks{
+		Healthz: []healthz.HealthChecker{healthz.PingHealthz},
+		Readyz: []healthz.HealthChecker{healthz.PingHealthz, healthz.NamedCheck("informer-sync", func(*http.Request) error {
+			if !c.CachesSynced() {
+				return errors.New("informer caches not synced")
+			}
+			return nil
+		})},
+	}
+	if watchdog != nil {
+		checks.Healthz = append(checks.Healthz, watchdog)
+	}
+	if o.contentionProf {
+		runtime.SetBlockProfileRate(1)
+	}
+	if o.secureServing.BindPort != 0 {
+		if err := o.secureServing.MaybeDefaultWithSelfSignedCerts("localhost", nil, []net.IP{net.ParseIP("127.0.0.1")}); err != nil {
+			return fmt.Errorf("generating the self-signed serving certificate: %w", err)
+		}
+		var info *apiserver.SecureServingInfo
+		var authn apiserver.AuthenticationInfo
+		var authz apiserver.AuthorizationInfo
+		if err := o.secureServing.ApplyTo(&info); err != nil {
+			return err
+		}
+		if err := o.authn.ApplyTo(&authn, info, nil); err != nil {
+			return err
+		}
+		if err := o.authz.ApplyTo(&authz); err != nil {
+			return err
+		}
+		h := server.Handler(server.Parts{Checks: checks, Metrics: m.Gatherer(), Profiling: o.profiling})
+		if err := server.ServeSecure(ctx, info, &authn, &authz, h); err != nil {
 			return err
 		}
 	}
-	if o.healthAddr == "0" {
-		return nil
-	}
-	healthz := []server.Check{{Name: "ping", Fn: func(*http.Request) error { return nil }}}
-	if watchdog != nil {
-		healthz = append(healthz, server.Check{Name: "leader-election", Fn: watchdog.Check})
-	}
-	readyz := []server.Check{{Name: "informer-sync", Fn: func(*http.Request) error {
-		if !c.CachesSynced() {
-			return errors.New("informer caches not synced")
+	if o.metricsAddr != "0" {
+		if err := server.Serve(ctx, o.metricsAddr, server.Handler(server.Parts{Metrics: m.Gatherer(), Profiling: o.profiling})); err != nil {
+			return err
 		}
-		return nil
-	}}}
-	return server.Serve(ctx, o.healthAddr, server.HealthHandler(healthz, readyz))
+	}
+	if o.healthAddr != "0" {
+		return server.Serve(ctx, o.healthAddr, server.Handler(server.Parts{Checks: checks}))
+	}
+	return nil
 }

@@ -2,24 +2,36 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	apiserveroptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/klog/v2"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	cliflag "k8s.io/component-base/cli/flag"
+	componentbaseconfig "k8s.io/component-base/config"
+	componentbaseoptions "k8s.io/component-base/config/options"
+	logsapi "k8s.io/component-base/logs/api/v1"
+	_ "k8s.io/component-base/logs/json/register" // --logging-format=json
+	basemetrics "k8s.io/component-base/metrics"
 
 	"github.com/endpoints-controller/endpoints-controller/pkg/controller"
 )
 
-// options are the command-line flags, named like kube-controller-manager's
-// where the meaning is the same.
+// DefaultSecurePort serves HTTPS like kube-controller-manager's 10257, on a
+// port of its own so that both can run on one host.
+const DefaultSecurePort = 10267
+
+// options are the command-line flags, named, grouped and defaulted like
+// kube-controller-manager's where the meaning is the same.
 type options struct {
 	kubeconfig      string
-	kubeAPIQPS      float64
+	kubeAPIQPS      float32
 	kubeAPIBurst    int
 	contentType     string
 	podDecoder      string
@@ -31,60 +43,151 @@ type options struct {
 	resyncPeriod    time.Duration
 	timerSlack      time.Duration
 	managedBy       string
-	metricsAddr     string
-	healthAddr      string
 	showVersion     bool
+	help            bool
 	profiling       bool
+	contentionProf  bool
 	shadow          bool
-	leaderElect     bool
-	leaseDuration   time.Duration
-	renewDeadline   time.Duration
-	retryPeriod     time.Duration
-	leaseName       string
-	leaseNamespace  string
+	leaderElection  componentbaseconfig.LeaderElectionConfiguration
+
+	secureServing *apiserveroptions.SecureServingOptions
+	authn         *apiserveroptions.DelegatingAuthenticationOptions
+	authz         *apiserveroptions.DelegatingAuthorizationOptions
+	// Plain HTTP, only when asked for.
+	metricsAddr string
+	healthAddr  string
+
+	metrics *basemetrics.Options
+	logs    *logsapi.LoggingConfiguration
+
+	fs *pflag.FlagSet // what was parsed, for Changed
 }
 
-func newFlagSet(o *options) *flag.FlagSet {
-	fs := flag.NewFlagSet("endpoints-controller", flag.ContinueOnError)
-	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "Path to a kubeconfig file; in-cluster configuration when empty.")
-	fs.Float64Var(&o.kubeAPIQPS, "kube-api-qps", 20, "QPS to use while talking with the API server.")
-	fs.IntVar(&o.kubeAPIBurst, "kube-api-burst", 30, "Burst to use while talking with the API server.")
-	fs.StringVar(&o.contentType, "kube-api-content-type", "application/vnd.kubernetes.protobuf", "Content type of requests sent to the API server for Services, events and leases, and with --pod-decoder=standard for pods and Endpoints too (with lean, those always travel as protobuf).")
-	fs.StringVar(&o.podDecoder, "pod-decoder", string(controller.DefaultDecoder), "How pods and Endpoints are read and written: lean decodes protobuf straight into the few fields the controller keeps and does not decode again the Endpoints it wrote (less CPU and garbage, hand-written decoding fuzzed against the standard one); standard uses client-go's typed objects and trims them in the cache (the reference path, more CPU and garbage per pod event and write).")
-	fs.BoolVar(&o.compression, "kube-api-compression", false, "Ask the API server for gzip-compressed responses: less traffic for large lists, more CPU on both ends (watch streams are compressed too).")
-	fs.BoolVar(&o.http2, "kube-api-http2", true, "Talk HTTP/2 to the API server: one connection, health-checked by pings. false: HTTP/1.1, a connection per watch and per concurrent write, which cost the controller 3-25% less CPU in A/B runs; watches then restart every 5-10s so that a dead connection is noticed.")
-	fs.DurationVar(&o.deadConnTimeout, "kube-api-dead-connection-timeout", 6*time.Second, "How long a connection to the API server may stay silent before it is taken for dead and replaced (HTTP/2: ping after half of it, answer within the other half; HTTP/1.1: response headers within it, watches ended by the client this long after the server should have ended them). At least 1s, and below --leader-elect-renew-deadline, since the lease is renewed over the same connections; unless given, at most 3/5 of it.")
-	fs.IntVar(&o.workers, "concurrent-endpoint-syncs", 5, "Number of Services synced concurrently.")
-	fs.DurationVar(&o.batchPeriod, "endpoint-updates-batch-period", 0, "Delay before syncing a Service after a pod change, to batch changes.")
-	fs.DurationVar(&o.resyncPeriod, "resync-period", 5*time.Minute, "How often every Service is re-checked (writes happen only when something differs).")
-	fs.DurationVar(&o.timerSlack, "timer-slack", 0, "Timer slack of the process's threads (Linux), e.g. 5ms: how late the kernel may wake a sleeping thread, so that it can batch wakeups; cuts the CPU the Go runtime's monitor thread costs by 5-10% under churn. Setting it for the threads the runtime already started needs CAP_SYS_NICE; without it only the main thread's slack changes. 0 (default): the kernel's default (50µs).")
-	fs.StringVar(&o.managedBy, "managed-by", "endpoint-controller", "Value of the endpoints.kubernetes.io/managed-by label (the built-in's by default, so switching causes no writes).")
-	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", `Address to serve /metrics on; "0" disables it.`)
-	fs.StringVar(&o.healthAddr, "health-probe-bind-address", ":8081", `Address to serve /healthz and /readyz on; "0" disables it.`)
-	fs.BoolVar(&o.showVersion, "version", false, "Print the version and exit.")
-	fs.BoolVar(&o.profiling, "profiling", false, "Serve Go profiles under /debug/pprof/ on the metrics address (unauthenticated: keep that address private).")
-	fs.BoolVar(&o.shadow, "shadow", false, "Shadow mode: compute every Endpoints but never write; compare with the live objects and export endpoints_controller_shadow_* metrics. Needs read access only.")
-	fs.BoolVar(&o.leaderElect, "leader-elect", true, "Take a Lease before working, so that only one replica writes.")
-	fs.DurationVar(&o.leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long non-leaders wait after the last renewal before taking over.")
-	fs.DurationVar(&o.renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader keeps trying to renew before it stops.")
-	fs.DurationVar(&o.retryPeriod, "leader-elect-retry-period", 2*time.Second, "How often acquiring and renewing are tried.")
-	fs.StringVar(&o.leaseName, "leader-elect-resource-name", "endpoints-controller", "Name of the Lease used for leader election.")
-	fs.StringVar(&o.leaseNamespace, "leader-elect-resource-namespace", "", "Namespace of the Lease; default: the pod's namespace (POD_NAMESPACE or the service account's), else kube-system.")
-	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
-	klog.InitFlags(klogFlags)
-	klogFlags.VisitAll(func(f *flag.Flag) { fs.Var(f.Value, f.Name, f.Usage) })
-	return fs
+// newOptions returns the defaults.
+func newOptions() *options {
+	o := &options{
+		kubeAPIQPS:      20,
+		kubeAPIBurst:    30,
+		contentType:     "application/vnd.kubernetes.protobuf",
+		podDecoder:      string(controller.DefaultDecoder),
+		http2:           true,
+		deadConnTimeout: 6 * time.Second,
+		workers:         5,
+		resyncPeriod:    5 * time.Minute,
+		managedBy:       "endpoint-controller",
+		leaderElection: componentbaseconfig.LeaderElectionConfiguration{
+			LeaderElect:   true,
+			LeaseDuration: metav1.Duration{Duration: 15 * time.Second},
+			RenewDeadline: metav1.Duration{Duration: 10 * time.Second},
+			RetryPeriod:   metav1.Duration{Duration: 2 * time.Second},
+			ResourceLock:  resourcelock.LeasesResourceLock,
+			ResourceName:  "endpoints-controller",
+		},
+		secureServing: apiserveroptions.NewSecureServingOptions(),
+		authn:         apiserveroptions.NewDelegatingAuthenticationOptions(),
+		authz:         apiserveroptions.NewDelegatingAuthorizationOptions(),
+		metricsAddr:   "0",
+		healthAddr:    "0",
+		metrics:       basemetrics.NewOptions(),
+		logs:          logsapi.NewLoggingConfiguration(),
+	}
+	// As kube-controller-manager: an in-memory self-signed certificate
+	// unless one is given, and delegated authentication and authorization
+	// that work outside a cluster too (then through --kubeconfig, see
+	// complete).
+	o.secureServing.BindPort = DefaultSecurePort
+	o.secureServing.ServerCert.CertDirectory = ""
+	o.secureServing.ServerCert.PairName = "endpoints-controller"
+	o.authn.RemoteKubeConfigFileOptional = true
+	o.authz.RemoteKubeConfigFileOptional = true
+	return o
 }
 
-// complete fills in defaults that depend on other flags: unless given, the
-// dead-connection timeout is kept to 3/5 of a renew deadline shorter than
-// the default, so that a lease renewal stuck on a dead connection is
-// retried on a new one in time.
-func (o *options) complete(fs *flag.FlagSet) {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "kube-api-dead-connection-timeout" })
-	if !set && o.leaderElect {
-		o.deadConnTimeout = max(time.Second, min(o.deadConnTimeout, o.renewDeadline*3/5))
+// flags returns the flags in kube-controller-manager's sections.
+func (o *options) flags() cliflag.NamedFlagSets {
+	var fss cliflag.NamedFlagSets
+	fs := fss.FlagSet("generic")
+	fs.Float32Var(&o.kubeAPIQPS, "kube-api-qps", o.kubeAPIQPS, "QPS to use while talking with kubernetes apiserver.")
+	fs.IntVar(&o.kubeAPIBurst, "kube-api-burst", o.kubeAPIBurst, "Burst to use while talking with kubernetes apiserver.")
+	fs.StringVar(&o.contentType, "kube-api-content-type", o.contentType, "Content type of requests sent to apiserver for Services, events and leases, and with --pod-decoder=standard for pods and Endpoints too (with lean, those always travel as protobuf).")
+	fs.BoolVar(&o.profiling, "profiling", o.profiling, "Enable profiling via web interface host:port/debug/pprof/ on the secure port (authorized like /metrics). Off by default, unlike kube-controller-manager.")
+	fs.BoolVar(&o.contentionProf, "contention-profiling", o.contentionProf, "Enable block profiling, if profiling is enabled.")
+	componentbaseoptions.BindLeaderElectionFlags(&o.leaderElection, fs)
+	fs.StringVar(&o.podDecoder, "pod-decoder", o.podDecoder, "How pods and Endpoints are read and written: lean decodes protobuf straight into the few fields the controller keeps and does not decode again the Endpoints it wrote (less CPU and garbage, hand-written decoding fuzzed against the standard one); standard uses client-go's typed objects and trims them in the cache (the reference path, more CPU and garbage per pod event and write).")
+	fs.BoolVar(&o.compression, "kube-api-compression", o.compression, "Ask the API server for gzip-compressed responses: less traffic for large lists, more CPU on both ends (watch streams are compressed too).")
+	fs.BoolVar(&o.http2, "kube-api-http2", o.http2, "Talk HTTP/2 to the API server: one connection, health-checked by pings. false: HTTP/1.1, a connection per watch and per concurrent write, which cost the controller 3-25% less CPU in A/B runs; watches then restart every 5-10s so that a dead connection is noticed.")
+	fs.DurationVar(&o.deadConnTimeout, "kube-api-dead-connection-timeout", o.deadConnTimeout, "How long a connection to the API server may stay silent before it is taken for dead and replaced (HTTP/2: ping after half of it, answer within the other half; HTTP/1.1: response headers within it, watches ended by the client this long after the server should have ended them). At least 1s, and below --leader-elect-renew-deadline, since the lease is renewed over the same connections; unless given, at most 3/5 of it.")
+	fs.DurationVar(&o.resyncPeriod, "resync-period", o.resyncPeriod, "How often every Service is re-checked (writes happen only when something differs).")
+	fs.DurationVar(&o.timerSlack, "timer-slack", o.timerSlack, "Timer slack of the process's threads (Linux), e.g. 5ms: how late the kernel may wake a sleeping thread, so that it can batch wakeups; cuts the CPU the Go runtime's monitor thread costs by 5-10% under churn. Setting it for the threads the runtime already started needs CAP_SYS_NICE; without it only the main thread's slack changes. 0 (default): the kernel's default (50µs).")
+	fs.StringVar(&o.managedBy, "managed-by", o.managedBy, "Value of the endpoints.kubernetes.io/managed-by label (the built-in's by default, so switching causes no writes).")
+	fs.BoolVar(&o.shadow, "shadow", o.shadow, "Shadow mode: compute every Endpoints but never write; compare with the live objects and export endpoints_controller_shadow_* metrics. Needs read access only.")
+
+	fs = fss.FlagSet("endpoint controller")
+	fs.IntVar(&o.workers, "concurrent-endpoint-syncs", o.workers, "The number of endpoint syncing operations that will be done concurrently. Larger number = faster endpoint updating, but more CPU (and network) load.")
+	fs.DurationVar(&o.batchPeriod, "endpoint-updates-batch-period", o.batchPeriod, "The length of endpoint updates batching period. Processing of pod changes will be delayed by this duration to join them with potential upcoming updates and reduce the overall number of endpoints updates. Larger number = higher endpoint programming latency, but lower number of endpoints revision generated")
+
+	o.secureServing.AddFlags(fss.FlagSet("secure serving"))
+	o.authn.AddFlags(fss.FlagSet("authentication"))
+	o.authz.AddFlags(fss.FlagSet("authorization"))
+
+	fs = fss.FlagSet("insecure serving")
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", o.metricsAddr, `Opt-in: also serve /metrics (and /debug/pprof/ with --profiling) over plain HTTP, unauthenticated, on this host:port; "0" (default) disables it.`)
+	fs.StringVar(&o.healthAddr, "health-probe-bind-address", o.healthAddr, `Opt-in: also serve /healthz, /readyz and /livez over plain HTTP on this host:port; "0" (default) disables it.`)
+
+	// component-base's metric flags but --show-hidden-metrics-for-version,
+	// which speaks of Kubernetes releases, not of this controller's.
+	metricFlags := pflag.NewFlagSet("", pflag.ContinueOnError)
+	o.metrics.AddFlags(metricFlags)
+	fs = fss.FlagSet("metrics")
+	metricFlags.VisitAll(func(f *pflag.Flag) {
+		if f.Name != "show-hidden-metrics-for-version" {
+			fs.AddFlag(f)
+		}
+	})
+	logsapi.AddFlags(o.logs, fss.FlagSet("logs"))
+
+	fs = fss.FlagSet("misc")
+	fs.StringVar(&o.kubeconfig, "kubeconfig", o.kubeconfig, "Path to kubeconfig file with authorization and master location information; in-cluster configuration when empty. Also used for delegated authentication and authorization unless --authentication-kubeconfig or --authorization-kubeconfig is given.")
+
+	fs = fss.FlagSet("global")
+	fs.BoolVar(&o.showVersion, "version", false, "Print version information and quit.")
+	fs.BoolVarP(&o.help, "help", "h", false, "help for endpoints-controller")
+	return fss
+}
+
+// parse parses args into o and returns the flag sections, for --help.
+func (o *options) parse(args []string) (cliflag.NamedFlagSets, error) {
+	fss := o.flags()
+	o.fs = pflag.NewFlagSet("endpoints-controller", pflag.ContinueOnError)
+	o.fs.SortFlags = false
+	for _, name := range fss.Order {
+		o.fs.AddFlagSet(fss.FlagSets[name])
+	}
+	o.fs.Usage = func() {} // main prints the sections
+	if err := o.fs.Parse(args); err != nil {
+		return fss, err
+	}
+	if o.fs.NArg() > 0 {
+		return fss, fmt.Errorf("unexpected arguments: %v", o.fs.Args())
+	}
+	return fss, nil
+}
+
+// complete fills in defaults that depend on other flags.
+func (o *options) complete() {
+	// Unless given, the dead-connection timeout is kept to 3/5 of a renew
+	// deadline shorter than the default, so that a lease renewal stuck on a
+	// dead connection is retried on a new one in time.
+	if !o.fs.Changed("kube-api-dead-connection-timeout") && o.leaderElection.LeaderElect {
+		o.deadConnTimeout = max(time.Second, min(o.deadConnTimeout, o.leaderElection.RenewDeadline.Duration*3/5))
+	}
+	// Out of a cluster the in-cluster configuration is missing: delegate
+	// to the API server the controller talks to.
+	if o.authn.RemoteKubeConfigFile == "" {
+		o.authn.RemoteKubeConfigFile = o.kubeconfig
+	}
+	if o.authz.RemoteKubeConfigFile == "" {
+		o.authz.RemoteKubeConfigFile = o.kubeconfig
 	}
 }
 
@@ -124,8 +227,8 @@ func (o *options) validate() error {
 	if strings.TrimSpace(o.managedBy) == "" {
 		bad("--managed-by must not be empty")
 	}
-	if o.profiling && o.metricsAddr == "0" {
-		bad("--profiling needs --metrics-bind-address")
+	if o.contentionProf && !o.profiling {
+		bad("--contention-profiling needs --profiling")
 	}
 	for name, addr := range map[string]string{"--metrics-bind-address": o.metricsAddr, "--health-probe-bind-address": o.healthAddr} {
 		if addr == "0" {
@@ -135,32 +238,46 @@ func (o *options) validate() error {
 			bad("%s must be host:port or 0, got %q", name, addr)
 		}
 	}
-	if o.leaderElect {
-		if o.leaseDuration <= o.renewDeadline {
-			bad("--leader-elect-lease-duration (%v) must be greater than --leader-elect-renew-deadline (%v)", o.leaseDuration, o.renewDeadline)
+	if le := o.leaderElection; le.LeaderElect {
+		lease, renew, retry := le.LeaseDuration.Duration, le.RenewDeadline.Duration, le.RetryPeriod.Duration
+		if lease <= renew {
+			bad("--leader-elect-lease-duration (%v) must be greater than --leader-elect-renew-deadline (%v)", lease, renew)
 		}
 		// client-go's own rule: retries are jittered by up to 1.2 periods.
-		if float64(o.renewDeadline) <= leaderelection.JitterFactor*float64(o.retryPeriod) {
+		if float64(renew) <= leaderelection.JitterFactor*float64(retry) {
 			bad("--leader-elect-renew-deadline (%v) must be greater than %v × --leader-elect-retry-period (%v)",
-				o.renewDeadline, leaderelection.JitterFactor, o.retryPeriod)
+				renew, leaderelection.JitterFactor, retry)
 		}
-		if o.retryPeriod <= 0 {
+		if retry <= 0 {
 			bad("--leader-elect-retry-period must be > 0")
 		}
-		if o.deadConnTimeout >= o.renewDeadline {
-			bad("--kube-api-dead-connection-timeout (%v) must be shorter than --leader-elect-renew-deadline (%v): the lease is renewed over the same connections", o.deadConnTimeout, o.renewDeadline)
+		if o.deadConnTimeout >= renew {
+			bad("--kube-api-dead-connection-timeout (%v) must be shorter than --leader-elect-renew-deadline (%v): the lease is renewed over the same connections", o.deadConnTimeout, renew)
 		}
-		if o.leaseName == "" {
+		if le.ResourceName == "" {
 			bad("--leader-elect-resource-name must not be empty")
 		}
+		if le.ResourceLock != resourcelock.LeasesResourceLock {
+			bad("--leader-elect-resource-lock must be %s, got %q", resourcelock.LeasesResourceLock, le.ResourceLock)
+		}
+	}
+	if cert := o.secureServing.ServerCert.CertKey; (cert.CertFile == "") != (cert.KeyFile == "") {
+		bad("--tls-cert-file and --tls-private-key-file go together")
+	}
+	errs = append(errs, o.secureServing.Validate()...)
+	errs = append(errs, o.authn.Validate()...)
+	errs = append(errs, o.authz.Validate()...)
+	errs = append(errs, o.metrics.Validate()...)
+	if err := logsapi.Validate(o.logs, nil, nil).ToAggregate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
 // leaseNamespaceOrDefault is the pod's own namespace when known.
 func (o *options) leaseNamespaceOrDefault() string {
-	if o.leaseNamespace != "" {
-		return o.leaseNamespace
+	if ns := o.leaderElection.ResourceNamespace; ns != "" {
+		return ns
 	}
 	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
 		return ns

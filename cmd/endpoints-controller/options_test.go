@@ -41,13 +41,20 @@ func TestValidate(t *testing.T) {
 		{[]string{"--leader-elect-lease-duration=10s"}, "--leader-elect-lease-duration"},
 		{[]string{"--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=2600ms"}, "--leader-elect-renew-deadline"},
 		{[]string{"--leader-elect=false", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=2600ms"}, ""},
+		{[]string{"--leader-elect-resource-lock=configmaps"}, "--leader-elect-resource-lock must be leases"},
+		{[]string{"--secure-port=0"}, ""},
+		{[]string{"--secure-port=70000"}, "--secure-port"},
+		{[]string{"--tls-cert-file=/x.crt"}, "--tls-cert-file and --tls-private-key-file go together"},
+		{[]string{"--contention-profiling"}, "--contention-profiling needs --profiling"},
+		{[]string{"--profiling", "--contention-profiling", "--logging-format=json", "-v=4"}, ""},
+		{[]string{"--logging-format=xml"}, "format"},
+		{[]string{"--disabled-metrics=workqueue_depth", "--allow-metric-labels=workqueue_adds_total,name=endpoint"}, ""},
 	} {
-		var o options
-		fs := newFlagSet(&o)
-		if err := fs.Parse(tc.args); err != nil {
+		o := newOptions()
+		if _, err := o.parse(tc.args); err != nil {
 			t.Fatalf("%v: %v", tc.args, err)
 		}
-		o.complete(fs)
+		o.complete()
 		err := o.validate()
 		switch {
 		case tc.want == "" && err != nil:
@@ -61,13 +68,20 @@ func TestValidate(t *testing.T) {
 // The defaults are the robust ones: HTTP/2 with a dead-connection bound
 // below the renew deadline, and no timer slack.
 func TestRobustDefaults(t *testing.T) {
-	var o options
-	if err := newFlagSet(&o).Parse(nil); err != nil {
+	o := newOptions()
+	if _, err := o.parse(nil); err != nil {
 		t.Fatal(err)
 	}
-	if !o.http2 || o.deadConnTimeout <= 0 || o.deadConnTimeout >= o.renewDeadline || o.timerSlack != 0 {
+	o.complete()
+	renew := o.leaderElection.RenewDeadline.Duration
+	if !o.http2 || o.deadConnTimeout <= 0 || o.deadConnTimeout >= renew || o.timerSlack != 0 {
 		t.Errorf("defaults: http2 %v, dead-connection timeout %v (renew deadline %v), timer slack %v",
-			o.http2, o.deadConnTimeout, o.renewDeadline, o.timerSlack)
+			o.http2, o.deadConnTimeout, renew, o.timerSlack)
+	}
+	// Served as kube-controller-manager serves: HTTPS only, pprof off.
+	if o.secureServing.BindPort != DefaultSecurePort || o.metricsAddr != "0" || o.healthAddr != "0" || o.profiling {
+		t.Errorf("serving defaults: secure port %d, plain metrics %q, plain probes %q, profiling %v",
+			o.secureServing.BindPort, o.metricsAddr, o.healthAddr, o.profiling)
 	}
 }
 
@@ -78,7 +92,7 @@ func TestBadFlagsExit2(t *testing.T) {
 		main()
 		return
 	}
-	for _, args := range []string{"--concurrent-endpoint-syncs=0", "--no-such-flag", "--kube-api-qps=abc", "extra-arg", "--timer-slack=-5ms", "--timer-slack=fast", "--pod-decoder=fast"} {
+	for _, args := range []string{"--concurrent-endpoint-syncs=0", "--no-such-flag", "--kube-api-qps=abc", "extra-arg", "--timer-slack=-5ms", "--timer-slack=fast", "--pod-decoder=fast", "-leader-elect=false", "--logging-format=xml", "--secure-port=-1"} {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestBadFlagsExit2$")
 		cmd.Env = append(os.Environ(), "EC_MAIN=1", "EC_ARGS="+args)
 		out, err := cmd.CombinedOutput()

@@ -129,7 +129,10 @@ func New(client kubernetes.Interface, inf *Informers, opts Options) (*Controller
 				workqueue.NewTypedItemExponentialFailureRateLimiter[string](5*time.Millisecond, opts.MaxRetryDelay),
 				&workqueue.TypedBucketRateLimiter[string]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
 			),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoint", MetricsProvider: opts.Metrics.WorkqueueProvider(), Clock: opts.Clock},
+			// Metrics go to the process-wide provider, component-base's
+			// (pkg/metrics): workqueue_*{name="endpoint"}, as in
+			// kube-controller-manager.
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoint", Clock: opts.Clock},
 		),
 		selectors:    newSelectorIndex(),
 		written:      newWrittenTracker(opts.Clock),

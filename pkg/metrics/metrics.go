@@ -1,12 +1,12 @@
-// Package metrics defines the controller's Prometheus metrics, all under the
-// endpoints_controller_ prefix, in a registry of its own.
+// Package metrics defines the controller's own Prometheus metrics, all under
+// the endpoints_controller_ prefix, in a registry of its own, and serves them
+// with the library metrics kube-controller-manager has.
 package metrics
 
 import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 const namespace = "endpoints_controller"
@@ -27,11 +27,10 @@ type Metrics struct {
 	leader         prometheus.Gauge
 	shadowGauge    prometheus.Gauge
 	shadowDiffs    *prometheus.CounterVec
-	queues         *queueProvider
 }
 
-// New returns metrics registered, with the Go and process collectors, in a
-// fresh registry.
+// New returns the controller's metrics registered in a fresh registry (the
+// Go and process collectors are component-base's, see Gatherer).
 func New() *Metrics {
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
@@ -68,9 +67,7 @@ func New() *Metrics {
 			Help:      "Shadow mode: new mismatches, by what differed (addresses, notReadyAddresses, ports, labels, annotations).",
 		}, []string{"field"}),
 	}
-	m.Registry.MustRegister(m.syncDuration, m.triggerToWrite, m.writes, m.leader, m.shadowGauge, m.shadowDiffs,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m.queues = newQueueProvider(m.Registry)
+	m.Registry.MustRegister(m.syncDuration, m.triggerToWrite, m.writes, m.leader, m.shadowGauge, m.shadowDiffs, newBuildInfo())
 	return m
 }
 

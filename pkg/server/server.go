@@ -1,4 +1,7 @@
-// Package server serves /metrics and the /healthz and /readyz probes.
+// Package server serves /metrics, the /healthz, /livez and /readyz probes
+// and, when asked, /debug/pprof: over HTTPS with authentication and
+// authorization delegated to the API server, as kube-controller-manager
+// serves them, and over plain HTTP only when asked.
 package server
 
 import (
@@ -7,67 +10,66 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	apiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/server/healthz"
+	"k8s.io/apiserver/pkg/server/mux"
+	"k8s.io/apiserver/pkg/server/routes"
+	"k8s.io/component-base/logs"
+	cmapp "k8s.io/controller-manager/app"
 	"k8s.io/klog/v2"
 )
 
-// Check is one named health or readiness check; nil error means healthy.
-type Check struct {
-	Name string
-	Fn   func(*http.Request) error
+// Checks are the probes: Healthz serves /healthz and /livez, Readyz
+// /readyz; each also under /<probe>/<name>. A failing probe answers 500,
+// with reasons only for ?verbose, as the apiserver library does.
+type Checks struct {
+	Healthz []healthz.HealthChecker
+	Readyz  []healthz.HealthChecker
 }
 
-// MetricsHandler serves the registry in the Prometheus text format, and Go
-// profiles under /debug/pprof/ if profiling is set.
-func MetricsHandler(reg *prometheus.Registry, profiling bool) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	if profiling {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+// Parts say what one handler serves.
+type Parts struct {
+	Checks    *Checks             // nil: no probes
+	Metrics   prometheus.Gatherer // nil: no /metrics
+	Profiling bool                // /debug/pprof/ and /debug/flags/v
+}
+
+// Handler serves p.
+func Handler(p Parts) http.Handler {
+	m := mux.NewPathRecorderMux("endpoints-controller")
+	if c := p.Checks; c != nil {
+		healthz.InstallHandler(m, c.Healthz...)
+		healthz.InstallLivezHandler(m, c.Healthz...)
+		healthz.InstallReadyzHandler(m, c.Readyz...)
 	}
-	return mux
-}
-
-// HealthHandler serves /healthz and /readyz: 200 "ok" when every check
-// passes, else 503 listing the failures.
-func HealthHandler(healthz, readyz []Check) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/healthz", checksHandler(healthz))
-	mux.Handle("/readyz", checksHandler(readyz))
-	return mux
-}
-
-func checksHandler(checks []Check) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var failed []string
-		for _, c := range checks {
-			if err := c.Fn(r); err != nil {
-				failed = append(failed, fmt.Sprintf("[-]%s failed: %v", c.Name, err))
-			}
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		if len(failed) > 0 {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			for _, f := range failed {
-				fmt.Fprintln(w, f)
-			}
-			return
-		}
-		fmt.Fprint(w, "ok")
+	if p.Metrics != nil {
+		m.Handle("/metrics", promhttp.HandlerFor(p.Metrics, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	}
+	if p.Profiling {
+		routes.Profiling{}.Install(m)
+		routes.DebugFlags{}.Install(m, "v", routes.StringFlagPutHandler(logs.GlogSetter))
+	}
+	return m
 }
 
-// Serve listens on addr (already validated) and serves h until ctx ends.
-// A failure to listen is returned at once; later errors are logged.
+// ServeSecure serves h over HTTPS on info's listener until ctx ends, behind
+// kube-controller-manager's filter chain: authentication (TokenReview,
+// client certificates, anonymous), then authorization (SubjectAccessReview,
+// with the always-allowed paths and groups), request info, panic recovery.
+func ServeSecure(ctx context.Context, info *apiserver.SecureServingInfo, authn *apiserver.AuthenticationInfo, authz *apiserver.AuthorizationInfo, h http.Handler) error {
+	if _, _, err := info.Serve(cmapp.BuildHandlerChain(h, authz, authn), 5*time.Second, ctx.Done()); err != nil {
+		return fmt.Errorf("serving on the secure port: %w", err)
+	}
+	return nil
+}
+
+// Serve listens on addr (already validated) and serves h over plain HTTP
+// until ctx ends. A failure to listen is returned at once; later errors are
+// logged.
 func Serve(ctx context.Context, addr string, h http.Handler) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -85,6 +87,6 @@ func Serve(ctx context.Context, addr string, h http.Handler) error {
 			klog.ErrorS(err, "HTTP server stopped", "address", addr)
 		}
 	}()
-	klog.InfoS("Serving", "address", ln.Addr().String())
+	klog.InfoS("Serving insecurely", "address", ln.Addr().String())
 	return nil
 }

@@ -196,7 +196,7 @@ func (k controllerKind) command(sc scenario) (string, []string, []string) {
 		return filepath.Join(cp.BinDir, "kube-controller-manager"),
 			append([]string{"--controllers=endpoints-controller", "--secure-port=0"}, common...), nil
 	}
-	args := append(common, "--metrics-bind-address=0", "--health-probe-bind-address=0")
+	args := append(common, "--secure-port=0")
 	return ourBinary, append(args, kinds[k].flags...), kinds[k].env
 }
 

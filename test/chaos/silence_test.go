@@ -59,7 +59,7 @@ func silenceDuringChurn(t *testing.T, args ...string) time.Duration {
 	ctrl, err := framework.StartProcess("endpoints-controller", controllerBinary, append([]string{
 		"--kubeconfig=" + kubeconfig,
 		"--leader-elect-resource-namespace=" + ns,
-		"--metrics-bind-address=0", "--health-probe-bind-address=0",
+		"--secure-port=0",
 		"--endpoint-updates-batch-period=0",
 	}, args...), filepath.Join(t.TempDir(), "controller.log"))
 	if err != nil {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,32 +15,33 @@ import (
 	"github.com/endpoints-controller/endpoints-controller/test/framework"
 )
 
-// controller is one of our controller processes with its HTTP endpoints.
+// controller is one of our controller processes with its HTTPS endpoints.
 type controller struct {
 	*framework.Controller
-	MetricsURL string // http://127.0.0.1:PORT/metrics
-	HealthURL  string // http://127.0.0.1:PORT (append /healthz or /readyz)
+	URL        string // https://127.0.0.1:PORT, the secure port
+	MetricsURL string // URL/metrics, read with the metrics reader's token
+	HealthURL  string // URL (append /healthz, /livez or /readyz)
 }
 
-// startController runs our binary with free loopback ports for metrics and
-// probes plus args, waits until it serves /healthz and stops it when the
-// test ends. A port grabbed by someone else in between means a retry.
+// startController runs our binary serving HTTPS on a free loopback port,
+// plus args, waits until it serves /healthz and stops it when the test
+// ends. A port grabbed by someone else in between means a retry.
 func startController(t *testing.T, args ...string) *controller {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
-		ports, err := framework.FreePorts(2)
+		port, err := framework.FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}
-		metrics, health := "127.0.0.1:"+strconv.Itoa(ports[0]), "127.0.0.1:"+strconv.Itoa(ports[1])
 		ctrl, err := cluster.StartController(append([]string{
-			"--metrics-bind-address=" + metrics,
-			"--health-probe-bind-address=" + health,
+			"--bind-address=127.0.0.1",
+			"--secure-port=" + strconv.Itoa(port),
 		}, args...)...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := &controller{Controller: ctrl, MetricsURL: "http://" + metrics + "/metrics", HealthURL: "http://" + health}
+		url := "https://127.0.0.1:" + strconv.Itoa(port)
+		c := &controller{Controller: ctrl, URL: url, MetricsURL: url + "/metrics", HealthURL: url}
 		t.Cleanup(func() {
 			c.Stop()
 			if t.Failed() {
@@ -67,7 +69,7 @@ func (c *controller) waitServing() error {
 		// The log line proves the 200 is ours, not from whoever else might
 		// have grabbed the port.
 		code, _, err := get(c.HealthURL + "/healthz")
-		if err == nil && code == http.StatusOK && strings.Contains(c.LogTail(50), `address="`+strings.TrimPrefix(c.HealthURL, "http://")+`"`) {
+		if err == nil && code == http.StatusOK && strings.Contains(c.LogTail(50), "Serving securely on "+strings.TrimPrefix(c.URL, "https://")) {
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -100,7 +102,11 @@ func (c *controller) metrics(t *testing.T) string {
 }
 
 func (c *controller) scrape() (string, error) {
-	code, body, err := get(c.MetricsURL)
+	token, err := metricsReaderToken()
+	if err != nil {
+		return "", err
+	}
+	code, body, err := getAs(c.MetricsURL, token)
 	if err == nil && code != http.StatusOK {
 		err = fmt.Errorf("status %d", code)
 	}
@@ -145,14 +151,23 @@ func (c *controller) writes(t *testing.T) float64 {
 	return metric(c.metrics(t), "endpoints_controller_endpoints_writes_total")
 }
 
-func get(url string) (int, string, error) {
+func get(url string) (int, string, error) { return getAs(url, "") }
+
+// insecureClient talks to the controller's self-signed HTTPS port.
+var insecureClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+
+// getAs GETs url with a bearer token, none when empty.
+func getAs(url, token string) (int, string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, "", err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := insecureClient.Do(req)
 	if err != nil {
 		return 0, "", err
 	}

@@ -381,8 +381,7 @@ func (rs *failoverReplicas) start() *failoverReplica {
 	}
 	r.proc, err = framework.StartProcess(r.name, rs.bin, []string{
 		"--kubeconfig=" + kubeconfig,
-		"--metrics-bind-address=0",
-		"--health-probe-bind-address=0",
+		"--secure-port=0",
 		"--leader-elect=true",
 		"--leader-elect-resource-namespace=kube-system",
 		"--leader-elect-resource-name=" + failoverLease,

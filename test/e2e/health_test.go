@@ -12,18 +12,21 @@ import (
 	"github.com/endpoints-controller/endpoints-controller/test/framework"
 )
 
-// TestProbes: /readyz is 503 until the informer caches have synced and 200
-// after; /healthz is 200 throughout. To hold the controller before its
+// TestProbes: /readyz fails (500, as the apiserver library's probes do)
+// until the informer caches have synced and is 200 after; /healthz is 200
+// throughout. Delegated authentication and authorization talk to the API
+// server directly: they do not gate the probes. To hold the controller before its
 // caches sync, deterministically, it talks to the API server through a TCP
 // proxy that accepts connections but forwards nothing until released.
 func TestProbes(t *testing.T) {
 	gate := startGateProxy(t, strings.TrimPrefix(cluster.URL, "https://"))
-	c := startController(t, "--leader-elect=false", "--kubeconfig="+framework.KubeconfigVia(t, cluster.KubeconfigPath, "https://"+gate.addr))
+	c := startController(t, "--leader-elect=false", "--kubeconfig="+framework.KubeconfigVia(t, cluster.KubeconfigPath, "https://"+gate.addr),
+		"--authentication-kubeconfig="+cluster.KubeconfigPath, "--authorization-kubeconfig="+cluster.KubeconfigPath)
 
 	for range 5 { // over a second: it stays unready while held
 		code, body, err := get(c.HealthURL + "/readyz")
-		if err != nil || code != http.StatusServiceUnavailable || !strings.Contains(body, "informer caches not synced") {
-			t.Fatalf("/readyz while the API server is unreachable: %d %q %v, want 503", code, body, err)
+		if err != nil || code != http.StatusInternalServerError || !strings.Contains(body, "[-]informer-sync failed") {
+			t.Fatalf("/readyz while the API server is unreachable: %d %q %v, want 500", code, body, err)
 		}
 		if code, body, err := get(c.HealthURL + "/healthz"); err != nil || code != http.StatusOK {
 			t.Fatalf("/healthz while unready: %d %q %v, want 200", code, body, err)

@@ -42,7 +42,7 @@ func TestStartsOnce(t *testing.T) {
 			trace := filepath.Join(dir, "strace.out")
 			args := []string{"-f", "--seccomp-bpf", "-e", "trace=execve", "-o", trace, bin,
 				"--kubeconfig=" + cluster.KubeconfigPath, "--leader-elect=false",
-				"--metrics-bind-address=0", "--health-probe-bind-address=0"}
+				"--secure-port=0"}
 			if tc.flag != "" {
 				args = append(args, tc.flag)
 			}

@@ -23,8 +23,9 @@ type Controller struct {
 }
 
 // StartController runs our endpoints-controller with
-// --kubeconfig=<the cluster's> and PodDecoderArgs followed by args; a later
-// --kubeconfig in args wins (Go flags keep the last value). Output goes to LogPath in Dir.
+// --kubeconfig=<the cluster's>, --secure-port=0 (so that several can run)
+// and PodDecoderArgs followed by args; a later --kubeconfig or
+// --secure-port in args wins (flags keep the last value). Output goes to LogPath in Dir.
 // Cluster.Stop stops it if the caller has not.
 func (c *Cluster) StartController(args ...string) (*Controller, error) {
 	bin, err := c.controllerBinary()
@@ -36,7 +37,7 @@ func (c *Cluster) StartController(args ...string) (*Controller, error) {
 	name := fmt.Sprintf("endpoints-controller-%d", c.nextID)
 	c.mu.Unlock()
 
-	args = append(append([]string{"--kubeconfig=" + c.KubeconfigPath}, PodDecoderArgs()...), args...)
+	args = append(append([]string{"--kubeconfig=" + c.KubeconfigPath, "--secure-port=0"}, PodDecoderArgs()...), args...)
 	p, err := StartProcess(name, bin, args, filepath.Join(c.Dir, name+".log"))
 	if err != nil {
 		return nil, err

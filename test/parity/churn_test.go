@@ -363,7 +363,7 @@ func startOurs(t *testing.T, dir, name string, extra ...string) (*proc, string) 
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	args := append([]string{"--kubeconfig=" + cp.KubeconfigPath, "--leader-elect=false",
-		"--metrics-bind-address=" + addr, "--health-probe-bind-address=0"}, clientFlags...)
+		"--metrics-bind-address=" + addr, "--secure-port=0"}, clientFlags...)
 	p := startProc(t, dir, name, ourBinary, append(args, extra...)...)
 	return p, "http://" + addr + "/metrics"
 }

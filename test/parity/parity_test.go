@@ -88,7 +88,7 @@ func TestParity(t *testing.T) {
 	}
 
 	ourArgs := append([]string{"--kubeconfig=" + cp.KubeconfigPath, "--leader-elect=false",
-		"--metrics-bind-address=0", "--health-probe-bind-address=0"}, clientFlags...)
+		"--secure-port=0"}, clientFlags...)
 	checkTakeover(t, cs, worlds, builtin, nil, "ours", "the built-in",
 		startProc(t, logDir, "endpoints-controller-takeover", ourBinary, ourArgs...))
 
