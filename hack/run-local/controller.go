@@ -20,14 +20,19 @@ type controller struct {
 }
 
 // startController runs our controller as in production (leader election
-// on, Lease in kube-system), serving on the usual 8080/8081 when those are
-// free on loopback, else on free ports, and waits until its caches synced.
+// on, Lease in kube-system, HTTPS with delegated authorization on
+// loopback), and for the demo's convenience also plain HTTP on the usual
+// 8080/8081 when those are free on loopback, else on free ports; it waits
+// until the caches synced.
 func startController(cluster *framework.Cluster) (*controller, error) {
-	metrics, health := loopback(8080), loopback(8081)
-	say("==> starting endpoints-controller (metrics %s, probes %s)", metrics, health)
+	secure, metrics, health := loopback(10267), loopback(8080), loopback(8081)
+	_, securePort, _ := net.SplitHostPort(secure)
+	say("==> starting endpoints-controller (HTTPS %s; plain HTTP: metrics %s, probes %s)", secure, metrics, health)
 	ctrl, err := cluster.StartController(
 		"--leader-elect=true",
 		"--leader-elect-resource-namespace=kube-system",
+		"--bind-address=127.0.0.1",
+		"--secure-port="+securePort,
 		"--metrics-bind-address="+metrics,
 		"--health-probe-bind-address="+health,
 	)
@@ -40,6 +45,7 @@ func startController(cluster *framework.Cluster) (*controller, error) {
 	}
 	say("    ready (informer caches synced); log: %s", ctrl.LogPath)
 	say("    curl -s http://%s/metrics | grep ^endpoints_controller_", metrics)
+	say("    in a cluster only https://%s/metrics is served, to tokens allowed by ClusterRole endpoints-controller-metrics-reader", secure)
 	return c, nil
 }
 
