@@ -77,6 +77,10 @@ func TestSecureServing(t *testing.T) {
 	if !strings.Contains(scrape, `goversion="go1.`) {
 		t.Errorf("build_info lacks the Go version")
 	}
+	// Whatever the process exposes, docs/metrics.md explains.
+	if missing := undocumented(t, scrape); len(missing) > 0 {
+		t.Errorf("metrics missing from docs/metrics.md: %s", strings.Join(missing, " "))
+	}
 }
 
 // With --profiling, /debug/pprof/ is served to whoever may get it, and to
@@ -206,4 +210,56 @@ func makeServiceAccountToken(name, clusterRole string) (string, error) {
 		return "", fmt.Errorf("token for %s: %w", name, err)
 	}
 	return tr.Status.Token, nil
+}
+
+// documentedMetrics are the names docs/metrics.md lists in backticks in the
+// first column of its tables; a name ending in * covers a prefix.
+func documentedMetrics(t *testing.T) (exact map[string]bool, prefixes []string) {
+	t.Helper()
+	root, err := framework.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(root, "docs/metrics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exact = map[string]bool{}
+	for _, line := range strings.Split(string(data), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 3 {
+			continue
+		}
+		for _, name := range strings.Split(cells[1], ",") {
+			name = strings.Trim(strings.TrimSpace(name), "`")
+			if p, ok := strings.CutSuffix(name, "*"); ok {
+				prefixes = append(prefixes, p)
+			} else if name != "" {
+				exact[name] = true
+			}
+		}
+	}
+	return exact, prefixes
+}
+
+// undocumented lists the metric families of a scrape that docs/metrics.md
+// does not name.
+func undocumented(t *testing.T, scrape string) []string {
+	exact, prefixes := documentedMetrics(t)
+	var missing []string
+	for _, line := range strings.Split(scrape, "\n") {
+		rest, ok := strings.CutPrefix(line, "# TYPE ")
+		if !ok {
+			continue
+		}
+		name := strings.Fields(rest)[0]
+		covered := exact[name]
+		for _, p := range prefixes {
+			covered = covered || strings.HasPrefix(name, p)
+		}
+		if !covered {
+			missing = append(missing, name)
+		}
+	}
+	return missing
 }
