@@ -8,14 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
 	"syscall"
 
-	apiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -194,24 +192,9 @@ func serve(ctx context.Context, o *options, m *metrics.Metrics, c *controller.Co
 	if o.contentionProf {
 		runtime.SetBlockProfileRate(1)
 	}
-	if o.secureServing.BindPort != 0 {
-		if err := o.secureServing.MaybeDefaultWithSelfSignedCerts("localhost", nil, []net.IP{net.ParseIP("127.0.0.1")}); err != nil {
-			return fmt.Errorf("generating the self-signed serving certificate: %w", err)
-		}
-		var info *apiserver.SecureServingInfo
-		var authn apiserver.AuthenticationInfo
-		var authz apiserver.AuthorizationInfo
-		if err := o.secureServing.ApplyTo(&info); err != nil {
-			return err
-		}
-		if err := o.authn.ApplyTo(&authn, info, nil); err != nil {
-			return err
-		}
-		if err := o.authz.ApplyTo(&authz); err != nil {
-			return err
-		}
+	if o.secure.BindPort != 0 {
 		h := server.Handler(server.Parts{Checks: checks, Metrics: m.Gatherer(), Profiling: o.profiling})
-		if err := server.ServeSecure(ctx, info, &authn, &authz, h); err != nil {
+		if err := o.secure.ServeSecure(ctx, h); err != nil {
 			return err
 		}
 	}

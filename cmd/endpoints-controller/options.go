@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/pflag"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	apiserveroptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	cliflag "k8s.io/component-base/cli/flag"
@@ -21,6 +20,7 @@ import (
 	basemetrics "k8s.io/component-base/metrics"
 
 	"github.com/endpoints-controller/endpoints-controller/pkg/controller"
+	"github.com/endpoints-controller/endpoints-controller/pkg/server"
 )
 
 // DefaultSecurePort serves HTTPS like kube-controller-manager's 10257, on a
@@ -50,9 +50,7 @@ type options struct {
 	shadow          bool
 	leaderElection  componentbaseconfig.LeaderElectionConfiguration
 
-	secureServing *apiserveroptions.SecureServingOptions
-	authn         *apiserveroptions.DelegatingAuthenticationOptions
-	authz         *apiserveroptions.DelegatingAuthorizationOptions
+	secure *server.SecureOptions
 	// Plain HTTP, only when asked for.
 	metricsAddr string
 	healthAddr  string
@@ -83,23 +81,12 @@ func newOptions() *options {
 			ResourceLock:  resourcelock.LeasesResourceLock,
 			ResourceName:  "endpoints-controller",
 		},
-		secureServing: apiserveroptions.NewSecureServingOptions(),
-		authn:         apiserveroptions.NewDelegatingAuthenticationOptions(),
-		authz:         apiserveroptions.NewDelegatingAuthorizationOptions(),
-		metricsAddr:   "0",
-		healthAddr:    "0",
-		metrics:       basemetrics.NewOptions(),
-		logs:          logsapi.NewLoggingConfiguration(),
+		secure:      server.NewSecureOptions(DefaultSecurePort),
+		metricsAddr: "0",
+		healthAddr:  "0",
+		metrics:     basemetrics.NewOptions(),
+		logs:        logsapi.NewLoggingConfiguration(),
 	}
-	// As kube-controller-manager: an in-memory self-signed certificate
-	// unless one is given, and delegated authentication and authorization
-	// that work outside a cluster too (then through --kubeconfig, see
-	// complete).
-	o.secureServing.BindPort = DefaultSecurePort
-	o.secureServing.ServerCert.CertDirectory = ""
-	o.secureServing.ServerCert.PairName = "endpoints-controller"
-	o.authn.RemoteKubeConfigFileOptional = true
-	o.authz.RemoteKubeConfigFileOptional = true
 	return o
 }
 
@@ -126,9 +113,7 @@ func (o *options) flags() cliflag.NamedFlagSets {
 	fs.IntVar(&o.workers, "concurrent-endpoint-syncs", o.workers, "The number of endpoint syncing operations that will be done concurrently. Larger number = faster endpoint updating, but more CPU (and network) load.")
 	fs.DurationVar(&o.batchPeriod, "endpoint-updates-batch-period", o.batchPeriod, "The length of endpoint updates batching period. Processing of pod changes will be delayed by this duration to join them with potential upcoming updates and reduce the overall number of endpoints updates. Larger number = higher endpoint programming latency, but lower number of endpoints revision generated")
 
-	o.secureServing.AddFlags(fss.FlagSet("secure serving"))
-	o.authn.AddFlags(fss.FlagSet("authentication"))
-	o.authz.AddFlags(fss.FlagSet("authorization"))
+	o.secure.AddFlags(&fss)
 
 	fs = fss.FlagSet("insecure serving")
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", o.metricsAddr, `Opt-in: also serve /metrics (and /debug/pprof/ with --profiling) over plain HTTP, unauthenticated, on this host:port; "0" (default) disables it.`)
@@ -183,11 +168,11 @@ func (o *options) complete() {
 	}
 	// Out of a cluster the in-cluster configuration is missing: delegate
 	// to the API server the controller talks to.
-	if o.authn.RemoteKubeConfigFile == "" {
-		o.authn.RemoteKubeConfigFile = o.kubeconfig
+	if o.secure.AuthenticationKubeconfig == "" {
+		o.secure.AuthenticationKubeconfig = o.kubeconfig
 	}
-	if o.authz.RemoteKubeConfigFile == "" {
-		o.authz.RemoteKubeConfigFile = o.kubeconfig
+	if o.secure.AuthorizationKubeconfig == "" {
+		o.secure.AuthorizationKubeconfig = o.kubeconfig
 	}
 }
 
@@ -261,12 +246,7 @@ func (o *options) validate() error {
 			bad("--leader-elect-resource-lock must be %s, got %q", resourcelock.LeasesResourceLock, le.ResourceLock)
 		}
 	}
-	if cert := o.secureServing.ServerCert.CertKey; (cert.CertFile == "") != (cert.KeyFile == "") {
-		bad("--tls-cert-file and --tls-private-key-file go together")
-	}
-	errs = append(errs, o.secureServing.Validate()...)
-	errs = append(errs, o.authn.Validate()...)
-	errs = append(errs, o.authz.Validate()...)
+	errs = append(errs, o.secure.Validate()...)
 	errs = append(errs, o.metrics.Validate()...)
 	if err := logsapi.Validate(o.logs, nil, nil).ToAggregate(); err != nil {
 		errs = append(errs, err)

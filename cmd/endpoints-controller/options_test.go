@@ -79,9 +79,9 @@ func TestRobustDefaults(t *testing.T) {
 			o.http2, o.deadConnTimeout, renew, o.timerSlack)
 	}
 	// Served as kube-controller-manager serves: HTTPS only, pprof off.
-	if o.secureServing.BindPort != DefaultSecurePort || o.metricsAddr != "0" || o.healthAddr != "0" || o.profiling {
+	if o.secure.BindPort != DefaultSecurePort || o.metricsAddr != "0" || o.healthAddr != "0" || o.profiling {
 		t.Errorf("serving defaults: secure port %d, plain metrics %q, plain probes %q, profiling %v",
-			o.secureServing.BindPort, o.metricsAddr, o.healthAddr, o.profiling)
+			o.secure.BindPort, o.metricsAddr, o.healthAddr, o.profiling)
 	}
 }
 

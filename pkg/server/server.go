@@ -10,16 +10,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	apiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/apiserver/pkg/server/mux"
-	"k8s.io/apiserver/pkg/server/routes"
-	"k8s.io/component-base/logs"
-	cmapp "k8s.io/controller-manager/app"
 	"k8s.io/klog/v2"
 )
 
@@ -35,7 +32,7 @@ type Checks struct {
 type Parts struct {
 	Checks    *Checks             // nil: no probes
 	Metrics   prometheus.Gatherer // nil: no /metrics
-	Profiling bool                // /debug/pprof/ and /debug/flags/v
+	Profiling bool                // /debug/pprof/, as kube-controller-manager serves it
 }
 
 // Handler serves p.
@@ -50,21 +47,15 @@ func Handler(p Parts) http.Handler {
 		m.Handle("/metrics", promhttp.HandlerFor(p.Metrics, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	}
 	if p.Profiling {
-		routes.Profiling{}.Install(m)
-		routes.DebugFlags{}.Install(m, "v", routes.StringFlagPutHandler(logs.GlogSetter))
+		m.UnlistedHandleFunc("/debug/pprof", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/debug/pprof/", http.StatusFound)
+		})
+		m.UnlistedHandlePrefix("/debug/pprof/", http.HandlerFunc(pprof.Index))
+		m.UnlistedHandleFunc("/debug/pprof/profile", pprof.Profile)
+		m.UnlistedHandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		m.UnlistedHandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	return m
-}
-
-// ServeSecure serves h over HTTPS on info's listener until ctx ends, behind
-// kube-controller-manager's filter chain: authentication (TokenReview,
-// client certificates, anonymous), then authorization (SubjectAccessReview,
-// with the always-allowed paths and groups), request info, panic recovery.
-func ServeSecure(ctx context.Context, info *apiserver.SecureServingInfo, authn *apiserver.AuthenticationInfo, authz *apiserver.AuthorizationInfo, h http.Handler) error {
-	if _, _, err := info.Serve(cmapp.BuildHandlerChain(h, authz, authn), 5*time.Second, ctx.Done()); err != nil {
-		return fmt.Errorf("serving on the secure port: %w", err)
-	}
-	return nil
 }
 
 // Serve listens on addr (already validated) and serves h over plain HTTP
