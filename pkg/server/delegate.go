@@ -44,24 +44,39 @@ func (o *SecureOptions) authenticator(ctx context.Context) (authenticator.Reques
 	if err != nil {
 		return nil, nil, err
 	}
+	return newAuthenticator(client, ca, o.TokenCacheTTL), ca, nil
+}
+
+// newAuthenticator authenticates with client certificates signed by ca and
+// tokens client reviews (either may be nil), else as system:anonymous.
+func newAuthenticator(client kubernetes.Interface, ca dynamiccertificates.CAContentProvider, cacheTTL time.Duration) authenticator.Request {
 	var chain []authenticator.Request
 	if ca != nil {
 		chain = append(chain, x509.NewDynamic(ca.VerifyOptions, x509.CommonNameUserConversion))
 	}
 	if client != nil {
-		cached := tokencache.New(tokenReviewer{client}, false, o.TokenCacheTTL, o.TokenCacheTTL)
+		cached := tokencache.New(tokenReviewer{client}, false, cacheTTL, cacheTTL)
 		chain = append(chain, bearertoken.New(cached))
 	}
 	anon := anonymous.NewAuthenticator(nil)
 	if len(chain) == 0 {
-		return anon, nil, nil
+		return anon
 	}
-	return union.NewFailOnError(group.NewAuthenticatedGroupAdder(union.New(chain...)), anon), ca, nil
+	return union.NewFailOnError(group.NewAuthenticatedGroupAdder(union.New(chain...)), anon)
 }
 
 // authorizer allows the always-allowed paths and groups, then asks the API
 // server (SubjectAccessReview, answers cached).
 func (o *SecureOptions) authorizer() (authorizer.Authorizer, error) {
+	client, err := delegateClient(o.AuthorizationKubeconfig, "authorization")
+	if err != nil {
+		return nil, err
+	}
+	return o.newAuthorizer(client)
+}
+
+// newAuthorizer is authorizer with client for the reviews (nil: none).
+func (o *SecureOptions) newAuthorizer(client kubernetes.Interface) (authorizer.Authorizer, error) {
 	paths, err := path.NewAuthorizer(o.AlwaysAllowPaths)
 	if err != nil {
 		return nil, err
@@ -69,10 +84,6 @@ func (o *SecureOptions) authorizer() (authorizer.Authorizer, error) {
 	chain := []authzunion.NamedAuthorizer{
 		{AuthorizerName: "always-allow-paths", Authorizer: paths},
 		{AuthorizerName: "always-allow-groups", Authorizer: unconditional{groupAuthorizer(sets.New(o.AlwaysAllowGroups...))}},
-	}
-	client, err := delegateClient(o.AuthorizationKubeconfig, "authorization")
-	if err != nil {
-		return nil, err
 	}
 	if client != nil {
 		chain = append(chain, authzunion.NamedAuthorizer{AuthorizerName: "subjectaccessreview", Authorizer: unconditional{&reviewAuthorizer{
@@ -188,6 +199,11 @@ func decision(st authzv1.SubjectAccessReviewStatus) (authorizer.Decision, string
 
 // The filters kube-controller-manager's handler chain applies, in its
 // order: request info, authentication, authorization.
+
+// filters wraps h in them.
+func filters(h http.Handler, authn authenticator.Request, authz authorizer.Authorizer) http.Handler {
+	return withRequestInfo(withAuthentication(withAuthorization(h, authz), authn))
+}
 
 var requestInfos = &request.RequestInfoFactory{APIPrefixes: sets.NewString("api", "apis"), GrouplessAPIPrefixes: sets.NewString("api")}
 

@@ -149,7 +149,7 @@ func (o *SecureOptions) ServeSecure(ctx context.Context, h http.Handler) error {
 		return fmt.Errorf("listening on the secure port: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           withRequestInfo(withAuthentication(withAuthorization(h, authz), authn)),
+		Handler:           filters(h, authn, authz),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
