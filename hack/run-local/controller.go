@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -45,7 +46,12 @@ func startController(cluster *framework.Cluster) (*controller, error) {
 	}
 	say("    ready (informer caches synced); log: %s", ctrl.LogPath)
 	say("    curl -s http://%s/metrics | grep ^endpoints_controller_", metrics)
-	say("    in a cluster only https://%s/metrics is served, to tokens allowed by ClusterRole endpoints-controller-metrics-reader", secure)
+	// The admin client certificate is in system:masters, which needs no
+	// SubjectAccessReview; in a cluster, Prometheus uses a token allowed by
+	// ClusterRole endpoints-controller-metrics-reader.
+	pki := filepath.Join(cluster.Dir, "pki")
+	say("    as in a cluster, over HTTPS with a client certificate (or a token):")
+	say("      curl -sk --cert %s --key %s https://%s/metrics", filepath.Join(pki, "admin.crt"), filepath.Join(pki, "admin.key"), secure)
 	return c, nil
 }
 

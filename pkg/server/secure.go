@@ -172,7 +172,9 @@ func (o *SecureOptions) ServeSecure(ctx context.Context, h http.Handler) error {
 // given one when its files change, and asks for client certificates signed
 // by clientCA (nil: none).
 func (o *SecureOptions) tlsConfig(ctx context.Context, clientCA dynamiccertificates.CAContentProvider) (*tls.Config, error) {
-	base := &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
+	// Client certificates are asked for, not required: they are one way
+	// to authenticate, tokens and anonymous are others.
+	base := &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}, ClientAuth: tls.RequestClientCert}
 	if o.TLSMinVersion != "" {
 		base.MinVersion, _ = cliflag.TLSVersion(o.TLSMinVersion) // validated
 	}

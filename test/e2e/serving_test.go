@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -46,6 +47,19 @@ func TestSecureServing(t *testing.T) {
 		if err != nil || code != tc.want {
 			t.Errorf("/metrics as %s: %d %v, want %d\n%.300s", tc.who, code, err, tc.want, body)
 		}
+	}
+	// A client certificate the API server's client CA signed authenticates
+	// too (the CA is read from kube-system's
+	// extension-apiserver-authentication); admin is in system:masters.
+	cert, err := tls.LoadX509KeyPair(filepath.Join(cluster.Dir, "pki", "admin.crt"), filepath.Join(cluster.Dir, "pki", "admin.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withCert := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{cert}}}}
+	if resp, err := withCert.Get(c.MetricsURL); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("/metrics with the admin client certificate: %v %v, want 200", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	// Profiling is off: not served even to whoever may read it.
 	profiler := serviceAccountToken(t, "profiler", profilerRole(t))
