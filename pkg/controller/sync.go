@@ -33,7 +33,7 @@ func (c *Controller) syncService(ctx context.Context, key string) error {
 	defer func() {
 		logger.V(4).Info("Finished syncing service endpoints", "service", key, "duration", time.Since(start))
 	}()
-	w, err := c.plan(ctx, key)
+	w, err := c.plan(ctx, key, time.Time{})
 	if w == nil || err != nil {
 		return err
 	}
@@ -44,11 +44,9 @@ func (c *Controller) syncService(ctx context.Context, key string) error {
 		if err := l.Wait(ctx); err != nil {
 			return err
 		}
-		earlier := w.trigger
-		if w, err = c.plan(ctx, key); w == nil || err != nil {
+		if w, err = c.plan(ctx, key, w.trigger); w == nil || err != nil {
 			return err
 		}
-		w.trigger = earliest(earlier, w.trigger)
 	}
 	if w.delete {
 		return c.deleteEndpoints(ctx, key, w.ns, w.name)
@@ -76,8 +74,11 @@ type pendingWrite struct {
 	ready, notReady int
 }
 
-// plan works out what to write for one Service: nil when nothing.
-func (c *Controller) plan(ctx context.Context, key string) (*pendingWrite, error) {
+// plan works out what to write for one Service: nil when nothing. carried
+// is the trigger time of an earlier plan of the same sync that was not
+// written (zero: none): the write reflects that change too, so its trigger
+// time is the earlier of the two.
+func (c *Controller) plan(ctx context.Context, key string, carried time.Time) (*pendingWrite, error) {
 	ns, name, err := cache.SplitMetaNamespaceKey(key)
 	if err != nil {
 		klog.FromContext(ctx).Error(err, "Dropping malformed key", "key", key)
@@ -107,7 +108,7 @@ func (c *Controller) plan(ctx context.Context, key string) (*pendingWrite, error
 		return nil, err
 	}
 	// Computed on every sync, no-op or not, so the tracker stays current.
-	triggerTime := c.triggerTimes.compute(key, svc, pods)
+	triggerTime := earliest(carried, c.triggerTimes.compute(key, svc, pods))
 	res := endpoints.Compute(svc, pods)
 	desired := endpoints.Desire(svc, res.Subsets, c.opts.ManagedBy)
 
