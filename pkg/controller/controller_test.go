@@ -75,7 +75,8 @@ func (h *harness) cache(obj runtime.Object) {
 }
 
 func (h *harness) sync(key string) error {
-	return h.c.syncService(context.Background(), key)
+	_, err := h.c.syncService(context.Background(), key)
+	return err
 }
 
 func (h *harness) actions(verb string) int {
