@@ -54,13 +54,13 @@ type syncStates struct {
 
 type keyState struct {
 	pending   mono // earliest change observed and not taken by a sync
-	pendingBy trigger
 	taken     mono // the earliest change the sync in progress reflects
-	takenBy   trigger
 	queued    mono // first queued since the last sync started
 	failed    mono // first failed sync since the last successful one
 	lastOK    mono // last successful sync
 	since     mono // when the entry was made
+	pendingBy trigger
+	takenBy   trigger
 }
 
 func newSyncStates(clk clock.PassiveClock) *syncStates {
