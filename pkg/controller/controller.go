@@ -5,10 +5,12 @@ package controller
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
 	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -52,7 +54,7 @@ type Options struct {
 	// (written by another controller) are checked against what this one
 	// would write, and differences are logged and exported.
 	Shadow bool
-	// Metrics, if set, receives sync, write and workqueue metrics.
+	// Metrics, if set, receives sync, latency and workqueue metrics.
 	Metrics *metrics.Metrics
 	// MaxRetryDelay caps the per-Service backoff after failed syncs
 	// (default 60s).
@@ -62,8 +64,9 @@ type Options struct {
 	// to New must then not rate-limit itself; share one limiter with the
 	// informers' client so that the total stays within --kube-api-qps.
 	WriteLimiter flowcontrol.RateLimiter
-	// Clock drives the batch period, retry backoff, resync and the trust
-	// in written objects (default the real clock); tests pass a fake one.
+	// Clock drives the batch period, retry backoff, resync, the trust in
+	// written objects and the latency metrics (default the real clock);
+	// tests pass a fake one.
 	Clock clock.WithTicker
 }
 
@@ -105,13 +108,18 @@ type Controller struct {
 	selectors    *selectorIndex
 	written      *writtenTracker
 	triggerTimes *triggerTimes
+	// states times, per Service, changes from their observation to the
+	// write that reflects them, and the waits in the queue.
+	states *syncStates
+	// live is set once this replica runs (it leads): only changes observed
+	// from then on are timed. On a standby nothing would take them.
+	live atomic.Bool
 
 	shadow shadowState
 
 	broadcaster record.EventBroadcaster
 	recorder    record.EventRecorder
 
-	startTime time.Time
 	// started is closed once the caches have synced and leftover
 	// Endpoints have been queued.
 	started chan struct{}
@@ -137,14 +145,13 @@ func New(client kubernetes.Interface, inf *Informers, opts Options) (*Controller
 		selectors:    newSelectorIndex(),
 		written:      newWrittenTracker(opts.Clock),
 		triggerTimes: newTriggerTimes(),
+		states:       newSyncStates(opts.Clock),
 		broadcaster:  broadcaster,
 		recorder:     broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: ControllerName}),
 		started:      make(chan struct{}),
-		// API timestamps have whole seconds: a change in the first second
-		// after start must not look older than the start.
-		startTime: opts.Clock.Now().Truncate(time.Second),
-		shadow:    shadowState{mismatched: map[string]string{}},
+		shadow:       shadowState{mismatched: map[string]string{}},
 	}
+	opts.Metrics.SetServiceStates(c.states)
 
 	if rc, ok := client.CoreV1().RESTClient().(*rest.RESTClient); ok && rc != nil && inf.decoder == Lean {
 		c.rest = rc
@@ -193,6 +200,7 @@ func (c *Controller) Run(ctx context.Context) {
 	defer logger.Info("Shutting down endpoints controller")
 	defer c.queue.ShutDown()
 
+	c.live.Store(true)
 	if !cache.WaitForNamedCacheSyncWithContext(ctx, c.synced...) {
 		return
 	}
@@ -230,8 +238,18 @@ func (c *Controller) resync(ctx context.Context) {
 		return
 	}
 	for _, key := range c.svcIndex.ListKeys() {
-		c.queue.Add(key)
+		c.enqueue(key, noTrigger, 0)
 	}
+}
+
+// enqueue queues key, after delay, because of a change of kind by
+// (noTrigger: no observed change). The change is noted first, so that the
+// sync the add leads to takes it.
+func (c *Controller) enqueue(key string, by trigger, delay time.Duration) {
+	if c.live.Load() {
+		c.states.queue(key, by)
+	}
+	c.queue.AddAfter(key, delay)
 }
 
 // syncTimeout bounds one sync, which outlives ctx on shutdown.
@@ -250,14 +268,49 @@ func (c *Controller) processNext(ctx context.Context) bool {
 	if quit {
 		return false
 	}
+	c.process(ctx, key)
+	return true
+}
+
+// process syncs key, taken from the queue, and records how it went.
+func (c *Controller) process(ctx context.Context, key string) {
 	defer c.queue.Done(key)
 	syncCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), syncTimeout)
 	defer cancel()
+	if wait, ok := c.states.begin(key); ok {
+		c.opts.Metrics.ObserveQueueWait(wait)
+	}
 	start := time.Now()
-	err := c.syncService(syncCtx, key)
+	res, err := c.syncService(syncCtx, key)
 	c.opts.Metrics.ObserveSync(time.Since(start), err)
+	c.finishSync(key, res, err)
 	c.handleErr(ctx, key, err)
-	return true
+}
+
+// finishSync counts a sync of key by its result and, if it wrote, times
+// the write from the earliest change it reflects.
+func (c *Controller) finishSync(key string, res syncResult, err error) {
+	result := res.result
+	switch {
+	case apierrors.IsConflict(err):
+		result = metrics.ResultConflict
+	case err != nil:
+		result = metrics.ResultError
+	}
+	c.opts.Metrics.CountSync(result)
+	if d, by, ok := c.states.finish(key, err != nil, res.ack, c.serviceGone(key)); ok {
+		c.opts.Metrics.ObserveEventToWrite(by.String(), d)
+	}
+}
+
+// serviceGone reports whether the cache has no Service key.
+func (c *Controller) serviceGone(key string) bool {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return true
+	}
+	_, err = c.services.Services(ns).Get(name)
+	return apierrors.IsNotFound(err)
 }
 
 // handleErr retries failed syncs with capped exponential backoff, forever:
@@ -273,6 +326,9 @@ func (c *Controller) handleErr(ctx context.Context, key string, err error) {
 		logger.V(2).Info("Error syncing endpoints, retrying", "service", key, "err", err)
 	} else {
 		logger.Error(err, "Error syncing endpoints, still retrying", "service", key, "retries", n)
+	}
+	if c.live.Load() {
+		c.states.queue(key, noTrigger)
 	}
 	c.queue.AddRateLimited(key)
 }

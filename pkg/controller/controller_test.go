@@ -75,7 +75,8 @@ func (h *harness) cache(obj runtime.Object) {
 }
 
 func (h *harness) sync(key string) error {
-	return h.c.syncService(context.Background(), key)
+	_, err := h.c.syncService(context.Background(), key)
+	return err
 }
 
 func (h *harness) actions(verb string) int {
@@ -340,5 +341,28 @@ func TestRateLimitedWriteIsComputedAfterTheWait(t *testing.T) {
 	}
 	if limiter.waits != 1 || len(h.client.Actions()) != 2 {
 		t.Fatalf("no-op sync waited or wrote: waits = %d, actions %v", limiter.waits, h.client.Actions())
+	}
+}
+
+// The trigger time a rate-limited write carries is the earliest change it
+// reflects, the first computation's included: recomputing after the wait
+// must not lose the Service's creation (the trigger time of its first
+// write), as the built-in, writing what it computed before the wait,
+// would not.
+func TestRateLimitedWriteKeepsTheFirstTriggerTime(t *testing.T) {
+	svc := testService()
+	created := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	svc.CreationTimestamp = metav1.NewTime(created)
+	h := newHarness(t, svc, testPod("a", "10.0.0.1", true))
+	h.c.opts.WriteLimiter = &waitHook{hook: func() {}}
+	if err := h.sync("ns/web"); err != nil {
+		t.Fatal(err)
+	}
+	ep, err := h.client.CoreV1().Endpoints("ns").Get(context.Background(), "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ep.Annotations[v1.EndpointsLastChangeTriggerTime], created.Format(time.RFC3339Nano); got != want {
+		t.Fatalf("trigger time %q, want the Service's creation %q", got, want)
 	}
 }

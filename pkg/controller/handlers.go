@@ -12,25 +12,34 @@ import (
 	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints"
 )
 
+// observed is the trigger of an event: by, or none for the initial list,
+// which is the state at start, not a change.
+func observed(by trigger, isInInitialList bool) trigger {
+	if isInInitialList {
+		return noTrigger
+	}
+	return by
+}
+
 func (c *Controller) serviceHandler() cache.ResourceEventHandler {
 	// The index is updated before the Service is queued, so that a sync of
 	// it sees every pod event that came after.
-	changed := func(obj any) {
+	changed := func(obj any, by trigger) {
 		svc, ok := obj.(*v1.Service)
 		if !ok {
 			return
 		}
 		key := svc.Namespace + "/" + svc.Name
 		c.selectors.set(key, svc.Namespace, svc.Spec.Selector)
-		c.queue.Add(key)
+		c.enqueue(key, by, 0)
 	}
-	return cache.ResourceEventHandlerFuncs{
-		AddFunc:    changed,
-		UpdateFunc: func(_, cur any) { changed(cur) },
+	return cache.ResourceEventHandlerDetailedFuncs{
+		AddFunc:    func(obj any, isInInitialList bool) { changed(obj, observed(byService, isInInitialList)) },
+		UpdateFunc: func(_, cur any) { changed(cur, byService) },
 		DeleteFunc: func(obj any) {
 			if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
 				c.selectors.remove(key)
-				c.queue.Add(key)
+				c.enqueue(key, byService, 0)
 			}
 		},
 	}
@@ -54,7 +63,7 @@ func (c *Controller) podHandler() cache.ResourceEventHandler {
 // endpointsHandler re-checks a Service whose Endpoints someone else changed
 // or deleted; echoes of this controller's own writes are ignored.
 func (c *Controller) endpointsHandler() cache.ResourceEventHandler {
-	changed := func(obj any) {
+	changed := func(obj any, by trigger) {
 		ep, ok := obj.(*v1.Endpoints)
 		if !ok {
 			return
@@ -66,16 +75,16 @@ func (c *Controller) endpointsHandler() cache.ResourceEventHandler {
 		// Only Endpoints of a Service: orphans are left to the start-up
 		// sweep, as an Endpoints may be created just before its Service.
 		if _, err := c.services.Services(ep.Namespace).Get(ep.Name); err == nil {
-			c.queue.Add(key)
+			c.enqueue(key, by, 0)
 		}
 	}
-	return cache.ResourceEventHandlerFuncs{
-		AddFunc:    changed,
-		UpdateFunc: func(_, cur any) { changed(cur) },
+	return cache.ResourceEventHandlerDetailedFuncs{
+		AddFunc:    func(obj any, isInInitialList bool) { changed(obj, observed(byEndpoints, isInInitialList)) },
+		UpdateFunc: func(_, cur any) { changed(cur, byEndpoints) },
 		DeleteFunc: func(obj any) {
 			if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
 				c.written.forget(key)
-				c.queue.Add(key)
+				c.enqueue(key, byEndpoints, 0)
 			}
 		},
 	}
@@ -94,7 +103,7 @@ func (c *Controller) queueLeftoverEndpoints(logger klog.Logger) {
 		if _, ok := ep.Annotations[resourcelock.LeaderElectionRecordAnnotationKey]; ok {
 			continue
 		}
-		c.queue.Add(ep.Namespace + "/" + ep.Name)
+		c.enqueue(ep.Namespace+"/"+ep.Name, noTrigger, 0)
 	}
 }
 
@@ -140,7 +149,7 @@ func (c *Controller) onPod(old, cur *endpoints.Pod) {
 		}
 	}
 
-	enqueue := func(key string) { c.queue.AddAfter(key, c.opts.BatchPeriod) }
+	enqueue := func(key string) { c.enqueue(key, byPod, c.opts.BatchPeriod) }
 	c.selectors.candidates(pod.Namespace, pod.Labels, func(key string, selector map[string]string) {
 		if !selects(selector, pod.Labels) {
 			return

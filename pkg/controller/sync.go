@@ -17,6 +17,7 @@ import (
 
 	"github.com/endpoints-controller/endpoints-controller/pkg/endpoints"
 	"github.com/endpoints-controller/endpoints-controller/pkg/lean"
+	"github.com/endpoints-controller/endpoints-controller/pkg/metrics"
 )
 
 // recheckLagging is how soon a Service is looked at again when its sync
@@ -26,42 +27,44 @@ const recheckLagging = time.Second
 
 var labelsEverything = labels.Everything()
 
+// syncResult is what a sync that did not fail did.
+type syncResult struct {
+	result string // metrics.ResultCreated, ResultUpdated, ResultDeleted or ResultNoop
+	ack    mono   // when the API server acknowledged the write; 0: no write
+}
+
+var noop = syncResult{result: metrics.ResultNoop}
+
 // syncService makes the Endpoints of one Service what its pods say.
-func (c *Controller) syncService(ctx context.Context, key string) error {
+func (c *Controller) syncService(ctx context.Context, key string) (syncResult, error) {
 	logger := klog.FromContext(ctx)
 	start := time.Now()
 	defer func() {
 		logger.V(4).Info("Finished syncing service endpoints", "service", key, "duration", time.Since(start))
 	}()
-	w, err := c.plan(ctx, key)
+	w, err := c.plan(ctx, key, time.Time{})
 	if w == nil || err != nil {
-		return err
+		return noop, err
 	}
 	if l := c.opts.WriteLimiter; l != nil && !l.TryAccept() {
 		// Rate-limited: compute again once allowed to write, so that the
 		// write carries every change made while it waited instead of
 		// leaving them to another write.
 		if err := l.Wait(ctx); err != nil {
-			return err
+			return noop, err
 		}
-		earlier := w.trigger
-		if w, err = c.plan(ctx, key); w == nil || err != nil {
-			return err
+		// The changes observed meanwhile are in the cache already: the
+		// write reflects them too.
+		c.states.retake(key)
+		if w, err = c.plan(ctx, key, w.trigger); w == nil || err != nil {
+			return noop, err
 		}
-		w.trigger = earliest(earlier, w.trigger)
 	}
 	if w.delete {
 		return c.deleteEndpoints(ctx, key, w.ns, w.name)
 	}
 	logger.V(4).Info("Writing endpoints", "service", key, "ready", w.ready, "notReady", w.notReady, "create", w.create)
-	// Trigger times from before this process started (a Service's creation,
-	// seen at the first sync after a restart or takeover) say nothing about
-	// this controller's latency: they are written but not measured.
-	measured := w.trigger
-	if measured.Before(c.startTime) {
-		measured = time.Time{}
-	}
-	return c.write(ctx, key, w.svc, w.create, w.ep, measured)
+	return c.write(ctx, key, w.svc, w.create, w.ep)
 }
 
 // pendingWrite is what a sync has to write.
@@ -76,8 +79,11 @@ type pendingWrite struct {
 	ready, notReady int
 }
 
-// plan works out what to write for one Service: nil when nothing.
-func (c *Controller) plan(ctx context.Context, key string) (*pendingWrite, error) {
+// plan works out what to write for one Service: nil when nothing. carried
+// is the trigger time of an earlier plan of the same sync that was not
+// written (zero: none): the write reflects that change too, so its trigger
+// time is the earlier of the two.
+func (c *Controller) plan(ctx context.Context, key string, carried time.Time) (*pendingWrite, error) {
 	ns, name, err := cache.SplitMetaNamespaceKey(key)
 	if err != nil {
 		klog.FromContext(ctx).Error(err, "Dropping malformed key", "key", key)
@@ -107,7 +113,7 @@ func (c *Controller) plan(ctx context.Context, key string) (*pendingWrite, error
 		return nil, err
 	}
 	// Computed on every sync, no-op or not, so the tracker stays current.
-	triggerTime := c.triggerTimes.compute(key, svc, pods)
+	triggerTime := earliest(carried, c.triggerTimes.compute(key, svc, pods))
 	res := endpoints.Compute(svc, pods)
 	desired := endpoints.Desire(svc, res.Subsets, c.opts.ManagedBy)
 
@@ -130,8 +136,9 @@ func (c *Controller) plan(ctx context.Context, key string) (*pendingWrite, error
 	if cur != nil && upToDate(cur, desired) {
 		if lagging {
 			// Nothing to write as far as we know; look again once the cache
-			// has caught up, in case the object changed meanwhile.
-			c.queue.AddAfter(key, recheckLagging)
+			// has caught up, in case the object changed meanwhile. No change
+			// was observed: someone else's would come as an Endpoints event.
+			c.enqueue(key, noTrigger, recheckLagging)
 		}
 		return nil, nil
 	}
@@ -152,13 +159,13 @@ func earliest(a, b time.Time) time.Time {
 }
 
 // write creates or updates ep and records the result.
-func (c *Controller) write(ctx context.Context, key string, svc *v1.Service, create bool, ep *v1.Endpoints, trigger time.Time) error {
+func (c *Controller) write(ctx context.Context, key string, svc *v1.Service, create bool, ep *v1.Endpoints) (syncResult, error) {
 	var out *v1.Endpoints
 	var canonical bool
 	var err error
+	res := syncResult{result: metrics.ResultUpdated}
 	if !create {
 		out, canonical, err = c.send(ctx, key, http.MethodPut, ep)
-		c.opts.Metrics.ObserveWrite("update", err, trigger)
 		if apierrors.IsNotFound(err) {
 			// Deleted behind the cache's back: create it afresh.
 			create = true
@@ -168,21 +175,22 @@ func (c *Controller) write(ctx context.Context, key string, svc *v1.Service, cre
 	}
 	if create {
 		out, canonical, err = c.send(ctx, key, http.MethodPost, ep)
-		c.opts.Metrics.ObserveWrite("create", err, trigger)
+		res.result = metrics.ResultCreated
 	}
 	if err == nil {
+		res.ack = c.states.now()
 		// Computed subsets are canonical (truncated ones need not be), and
 		// so is what the API server stored if it kept them as sent.
 		_, truncated := ep.Annotations[v1.EndpointsOverCapacity]
 		c.written.record(key, out, !truncated && canonical)
-		return nil
+		return res, nil
 	}
 
 	c.written.forget(key) // whatever we based this on is not the truth
 	if create && apierrors.HasStatusCause(err, v1.NamespaceTerminatingCause) {
 		// Creates fail until the namespace is gone; nothing to retry.
 		klog.FromContext(ctx).V(5).Info("Namespace terminating, not creating endpoints", "service", key)
-		return nil
+		return noop, nil
 	}
 	if create {
 		c.recorder.Eventf(ep, v1.EventTypeWarning, "FailedToCreateEndpoint",
@@ -191,7 +199,7 @@ func (c *Controller) write(ctx context.Context, key string, svc *v1.Service, cre
 		c.recorder.Eventf(ep, v1.EventTypeWarning, "FailedToUpdateEndpoint",
 			"Failed to update endpoint %v/%v: %v", svc.Namespace, svc.Name, err)
 	}
-	return fmt.Errorf("writing endpoints %s: %w", key, err)
+	return noop, fmt.Errorf("writing endpoints %s: %w", key, err)
 }
 
 // send creates (POST) or updates (PUT) ep and returns what the API server
@@ -238,16 +246,15 @@ func (c *Controller) send(ctx context.Context, key, method string, ep *v1.Endpoi
 }
 
 // deleteEndpoints removes the Endpoints of a deleted Service.
-func (c *Controller) deleteEndpoints(ctx context.Context, key, ns, name string) error {
+func (c *Controller) deleteEndpoints(ctx context.Context, key, ns, name string) (syncResult, error) {
 	err := c.client.CoreV1().Endpoints(ns).Delete(ctx, name, metav1.DeleteOptions{})
+	res := syncResult{result: metrics.ResultDeleted, ack: c.states.now()}
 	if apierrors.IsNotFound(err) {
-		err = nil // already gone: the usual case, not counted as a write
-	} else {
-		c.opts.Metrics.ObserveWrite("delete", err, time.Time{})
+		res, err = noop, nil // already gone: the usual case, nothing written
 	}
 	if err != nil {
-		return fmt.Errorf("deleting endpoints %s: %w", key, err)
+		return noop, fmt.Errorf("deleting endpoints %s: %w", key, err)
 	}
 	c.written.forget(key)
-	return nil
+	return res, nil
 }

@@ -83,6 +83,10 @@ func TestBench(t *testing.T) {
 			}
 		}
 	}
+	// A latency metric that disagrees with the outside view is a bug.
+	for _, d := range latencyMetricDisagreements(reps) {
+		t.Error(d)
+	}
 }
 
 // benchCommand is the command that reproduces this run.
@@ -148,6 +152,10 @@ func TestBenchSmoke(t *testing.T) {
 			t.Errorf("%s: no Endpoints writes counted during the churn", r.controller)
 		case r.peakRSS == 0 || r.coldCPU == 0:
 			t.Errorf("%s: no resource usage measured (peak RSS %d, cold CPU %.2f)", r.controller, r.peakRSS, r.coldCPU)
+		case isOursName(r.controller) && (r.latency == nil || r.latency.err != ""):
+			// Too few flips to hold the metric to the 10%-or-5ms
+			// agreement here (TestBench does); it must be measured.
+			t.Errorf("%s: no latency metric compared: %+v", r.controller, r.latency)
 		}
 		// The built-in may leave stale Endpoints (kubernetes#125638 and
 		// friends): that is a finding, not a harness failure. No variant of

@@ -23,8 +23,8 @@ type profiler struct {
 }
 
 // newProfiler returns nil unless profiling is asked for; else the flags
-// that make ours serve profiles on a free loopback port.
-func newProfiler(sc scenario, k controllerKind) (*profiler, []string, error) {
+// that make ours serve profiles on its metrics address, addr.
+func newProfiler(sc scenario, k controllerKind, addr string) (*profiler, []string, error) {
 	dir := profileDir()
 	if dir == "" {
 		return nil, nil, nil
@@ -32,14 +32,19 @@ func newProfiler(sc scenario, k controllerKind) (*profiler, []string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, nil, err
 	}
+	p := &profiler{addr: addr, dir: dir, prefix: sc.name + "-" + k.String() + "-"}
+	return p, []string{"--profiling"}, nil
+}
+
+// freeLoopbackAddr returns a loopback address with a port free right now,
+// for a controller of ours to serve /metrics on.
+func freeLoopbackAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, nil, err
+		return "", err
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	p := &profiler{addr: addr, dir: dir, prefix: sc.name + "-" + k.String() + "-"}
-	return p, []string{"--profiling", "--metrics-bind-address=" + addr}, nil
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
 // save writes /debug/pprof/<profile> to <prefix><name>.pprof.

@@ -196,6 +196,8 @@ func (k controllerKind) command(sc scenario) (string, []string, []string) {
 		return filepath.Join(cp.BinDir, "kube-controller-manager"),
 			append([]string{"--controllers=endpoints-controller", "--secure-port=0"}, common...), nil
 	}
+	// runController adds --metrics-bind-address, on loopback. No HTTPS,
+	// as the built-in here.
 	args := append(common, "--secure-port=0")
 	return ourBinary, append(args, kinds[k].flags...), kinds[k].env
 }
@@ -223,6 +225,10 @@ type result struct {
 	endRSS            int64  // RSS at the end of the run
 	wrongAfter        int    // wrong Endpoints a few seconds after settling
 	load              string // the host's load average (1m) at the end of the churn
+
+	// latency is, for ours, its latency metric against the tracker's
+	// per-write figures over the churn and settling.
+	latency *latencyCheck
 }
 
 func (r *result) flips() int { return r.sent - r.skipped - r.failed }
@@ -245,13 +251,17 @@ func (e *benchEnv) runController(ctx context.Context, sc scenario, w *world, k c
 	bin, args, env := k.command(sc)
 	res := &result{controller: k.String(), args: append(slices.Clone(env), args...)}
 	var prof *profiler
+	var metricsAddr string // ours: where its /metrics is
 	if k.isOurs() {
 		var profArgs []string
 		var err error
-		if prof, profArgs, err = newProfiler(sc, k); err != nil {
+		if metricsAddr, err = freeLoopbackAddr(); err != nil {
+			e.t.Fatalf("a port for /metrics: %v", err)
+		}
+		if prof, profArgs, err = newProfiler(sc, k, metricsAddr); err != nil {
 			e.t.Fatalf("profiling: %v", err)
 		}
-		args = append(args, profArgs...) // the last --metrics-bind-address wins
+		args = append(append(args, "--metrics-bind-address="+metricsAddr), profArgs...)
 	}
 	coldTimeout, settleTimeout, stall := timeouts(sc, w)
 	logPath := filepath.Join(e.logDir, fmt.Sprintf("%s-%s.log", sc.name, k))
@@ -309,6 +319,11 @@ func (e *benchEnv) runController(ctx context.Context, sc scenario, w *world, k c
 	if err != nil {
 		return fail("%v", err)
 	}
+	var latBefore histogram
+	var latErr error
+	if k.isOurs() {
+		latBefore, latErr = scrapeLatency(ctx, metricsAddr)
+	}
 	cpu0 := p.CPUSeconds()
 	e.tr.takeRun()
 	cst := e.churn(ctx, w, sc.flipRate, sc.churn, seed)
@@ -347,6 +362,23 @@ func (e *benchEnv) runController(ctx context.Context, sc scenario, w *world, k c
 	}
 	res.runStats = e.tr.takeRun()
 	res.p50, res.p90, res.p99, res.max = percentile(res.lat, 50), percentile(res.lat, 90), percentile(res.lat, 99), percentile(res.lat, 100)
+	if k.isOurs() {
+		// The same window as the tracker's: from before the churn until
+		// quiet after settling.
+		res.latency = &latencyCheck{}
+		var latAfter, d histogram
+		if latErr == nil {
+			latAfter, latErr = scrapeLatency(ctx, metricsAddr)
+		}
+		if latErr == nil {
+			d, latErr = latAfter.sub(latBefore)
+		}
+		if latErr != nil {
+			res.latency.err = "scraping the metric: " + latErr.Error()
+		} else {
+			*res.latency = newLatencyCheck(d, res.writeLat)
+		}
+	}
 	res.peakRSS, res.endRSS = p.PeakRSSBytes(), p.RSSBytes()
 	if p.Exited() {
 		return fail("exited before the end of the run")

@@ -14,7 +14,10 @@ import (
 // tracker compares what the test's Endpoints informer shows with what the
 // test knows the Endpoints must be (it wrote every pod), incrementally, and
 // times readiness flips from the UpdateStatus response until every Service
-// selecting the pod shows its IP in the right list.
+// selecting the pod shows its IP in the right list. It also times each
+// Endpoints update that shows flips, from the earliest of their responses:
+// the outside view of what the controller's
+// endpoints_controller_event_to_write_latency_seconds measures per write.
 type tracker struct {
 	mu sync.Mutex
 	w  *world
@@ -33,6 +36,7 @@ type tracker struct {
 	events    int
 
 	lat        []time.Duration // latencies of the flips completed this run
+	writeLat   []time.Duration // latencies of the Endpoints updates showing flips, this run
 	early      int             // flips seen in the Endpoints before the UpdateStatus response
 	preCorrect int             // flips whose new state was already shown (Endpoints were wrong)
 }
@@ -61,7 +65,7 @@ func (t *tracker) setWorld(w *world, lookup func(key string) *v1.Endpoints) {
 	defer t.mu.Unlock()
 	t.w = w
 	t.byKey, t.obs, t.ok, t.ready, t.flips = nil, nil, nil, nil, map[int]*flip{}
-	t.wrong, t.existing, t.allOKAt, t.lat, t.early, t.preCorrect = 0, 0, time.Time{}, nil, 0, 0
+	t.wrong, t.existing, t.allOKAt, t.lat, t.writeLat, t.early, t.preCorrect = 0, 0, time.Time{}, nil, nil, 0, 0
 	if w == nil {
 		return
 	}
@@ -120,10 +124,24 @@ func (t *tracker) observeLocked(s int, ep *v1.Endpoints, now time.Time) {
 	}
 	t.obs[s] = o
 	t.recheckLocked(s, now)
+	// The update is timed from the earliest response of the flips it is
+	// the first to show: 0 if it came before all of them.
+	var first time.Time
+	shown := false
 	for _, p := range t.w.services[s].pods {
-		if f := t.flips[p]; f != nil && f.obsAt.IsZero() {
-			t.progressLocked(f, s, now)
+		if f := t.flips[p]; f != nil && f.obsAt.IsZero() && t.progressLocked(f, s, now) {
+			shown = true
+			if !f.respAt.IsZero() && (first.IsZero() || f.respAt.Before(first)) {
+				first = f.respAt
+			}
 		}
+	}
+	if shown {
+		var d time.Duration
+		if !first.IsZero() {
+			d = max(0, now.Sub(first))
+		}
+		t.writeLat = append(t.writeLat, d)
 	}
 }
 
@@ -168,22 +186,24 @@ func (t *tracker) recheckLocked(s int, now time.Time) {
 	}
 }
 
-// progressLocked ticks off Service s of flip f if it shows the new state.
-func (t *tracker) progressLocked(f *flip, s int, now time.Time) {
+// progressLocked ticks off Service s of flip f if it shows the new state,
+// and reports whether it did.
+func (t *tracker) progressLocked(f *flip, s int, now time.Time) bool {
 	for i, ws := range f.waiting {
 		if ws != s {
 			continue
 		}
 		if !t.podShownLocked(s, f.pod) {
-			return
+			return false
 		}
 		f.waiting = append(f.waiting[:i], f.waiting[i+1:]...)
 		if len(f.waiting) == 0 {
 			f.obsAt = now
 			t.finishLocked(f)
 		}
-		return
+		return true
 	}
+	return false
 }
 
 // finishLocked records f's latency once both its times are known.
@@ -282,9 +302,10 @@ func (t *tracker) notReadyPods() []int {
 // runStats is what the tracker measured since the last resetRun.
 type runStats struct {
 	lat        []time.Duration
-	early      int // seen before the UpdateStatus response (counted as 0)
-	preCorrect int // Endpoints already showed the new state before the flip
-	unobserved int // flips never seen in the Endpoints
+	writeLat   []time.Duration // per Endpoints update showing flips
+	early      int             // seen before the UpdateStatus response (counted as 0)
+	preCorrect int             // Endpoints already showed the new state before the flip
+	unobserved int             // flips never seen in the Endpoints
 }
 
 // takeRun returns the run's stats and starts a new run: flips still in
@@ -292,8 +313,8 @@ type runStats struct {
 func (t *tracker) takeRun() runStats {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	st := runStats{lat: t.lat, early: t.early, preCorrect: t.preCorrect, unobserved: len(t.flips)}
-	t.lat, t.early, t.preCorrect, t.flips = nil, 0, 0, map[int]*flip{}
+	st := runStats{lat: t.lat, writeLat: t.writeLat, early: t.early, preCorrect: t.preCorrect, unobserved: len(t.flips)}
+	t.lat, t.writeLat, t.early, t.preCorrect, t.flips = nil, nil, 0, 0, map[int]*flip{}
 	return st
 }
 

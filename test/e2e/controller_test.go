@@ -146,9 +146,14 @@ func metric(scrape, name string, labels ...string) float64 {
 	return sum
 }
 
-// writes is how many Endpoints writes a controller has made.
+// writes is how many syncs of a controller have written Endpoints.
 func (c *controller) writes(t *testing.T) float64 {
-	return metric(c.metrics(t), "endpoints_controller_endpoints_writes_total")
+	scrape := c.metrics(t)
+	var n float64
+	for _, result := range []string{"created", "updated", "deleted"} {
+		n += metric(scrape, "endpoints_controller_syncs_total", `result="`+result+`"`)
+	}
+	return n
 }
 
 func get(url string) (int, string, error) { return getAs(url, "") }

@@ -112,7 +112,7 @@ func TestDivergence_RetriesForever(t *testing.T) {
 
 	const builtinMaxRetries = 15
 	failed := func() float64 {
-		return metricSum(t, m, "endpoints_controller_endpoints_writes_total", map[string]string{"operation": "update", "result": "error"})
+		return metricSum(t, m, "endpoints_controller_syncs_total", map[string]string{"result": "error"})
 	}
 	framework.Eventually(t, time.Minute, func() error {
 		if n := failed(); n <= builtinMaxRetries+1 {

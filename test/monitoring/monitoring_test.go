@@ -72,8 +72,7 @@ func TestQueriesUseExportedMetrics(t *testing.T) {
 	}
 	// Vectors without samples are not gathered: list them by hand.
 	for _, name := range []string{
-		"endpoints_controller_sync_duration_seconds", "endpoints_controller_trigger_to_write_latency_seconds",
-		"endpoints_controller_endpoints_writes_total", "endpoints_controller_shadow_diffs_total",
+		"endpoints_controller_sync_duration_seconds", "endpoints_controller_shadow_diffs_total",
 		// kube-controller-manager's names, from component-base.
 		"workqueue_depth", "workqueue_retries_total", "workqueue_queue_duration_seconds",
 		"workqueue_adds_total", "workqueue_work_duration_seconds", "workqueue_unfinished_work_seconds",

@@ -24,7 +24,7 @@ type shadowMetrics struct {
 	mismatches float64            // endpoints_controller_shadow_mismatches
 	diffs      map[string]float64 // endpoints_controller_shadow_diffs_total by field
 	syncs      float64            // successful syncs
-	writes     float64            // Endpoints writes tried, whatever the result
+	writes     float64            // syncs that wrote or failed: a shadow makes neither
 }
 
 func (m shadowMetrics) String() string {
@@ -40,7 +40,7 @@ func readShadowMetrics(url string) (shadowMetrics, error) {
 		mismatches: metricSum(samples, "endpoints_controller_shadow_mismatches", nil),
 		diffs:      map[string]float64{},
 		syncs:      metricSum(samples, "endpoints_controller_sync_duration_seconds_count", map[string]string{"result": "success"}),
-		writes:     metricSum(samples, "endpoints_controller_endpoints_writes_total", nil),
+		writes:     syncsTotal(samples, "created", "updated", "deleted", "conflict", "error"),
 	}
 	for _, s := range samples {
 		if s.name == "endpoints_controller_shadow_diffs_total" {

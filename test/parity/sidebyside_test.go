@@ -103,17 +103,27 @@ func TestSideBySide(t *testing.T) {
 	t.Logf("took %s", time.Since(start).Round(time.Second))
 }
 
-// ourWrites returns our controller's Endpoints writes with the result
-// (success or error; "": all).
+// ourWrites returns our controller's syncs that wrote Endpoints (result
+// "success") or also those whose write failed (""), from its
+// endpoints_controller_syncs_total.
 func ourWrites(t *testing.T, url, result string) float64 {
 	t.Helper()
 	samples, err := scrape(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	match := map[string]string{}
-	if result != "" {
-		match["result"] = result
+	results := []string{"created", "updated", "deleted"}
+	if result == "" {
+		results = append(results, "conflict", "error")
 	}
-	return metricSum(samples, "endpoints_controller_endpoints_writes_total", match)
+	return syncsTotal(samples, results...)
+}
+
+// syncsTotal sums our endpoints_controller_syncs_total over results.
+func syncsTotal(samples []sample, results ...string) float64 {
+	var sum float64
+	for _, r := range results {
+		sum += metricSum(samples, "endpoints_controller_syncs_total", map[string]string{"result": r})
+	}
+	return sum
 }
