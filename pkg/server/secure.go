@@ -153,17 +153,7 @@ func (o *SecureOptions) ServeSecure(ctx context.Context, h http.Handler) error {
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
-	go func() {
-		<-ctx.Done()
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdownCtx)
-	}()
-	go func() {
-		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			klog.ErrorS(err, "HTTPS server stopped", "address", ln.Addr().String())
-		}
-	}()
+	run(ctx, srv, func() error { return srv.ServeTLS(ln, "", "") }, ln.Addr().String())
 	klog.InfoS("Serving securely on "+ln.Addr().String(), "address", ln.Addr().String())
 	return nil
 }

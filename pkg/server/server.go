@@ -67,6 +67,14 @@ func Serve(ctx context.Context, addr string, h http.Handler) error {
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	run(ctx, srv, func() error { return srv.Serve(ln) }, ln.Addr().String())
+	klog.InfoS("Serving insecurely", "address", ln.Addr().String())
+	return nil
+}
+
+// run serves srv with serve (its Serve or ServeTLS) in the background, and
+// shuts it down, giving requests in flight 5s, when ctx ends.
+func run(ctx context.Context, srv *http.Server, serve func() error, addr string) {
 	go func() {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -74,10 +82,8 @@ func Serve(ctx context.Context, addr string, h http.Handler) error {
 		_ = srv.Shutdown(shutdownCtx)
 	}()
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			klog.ErrorS(err, "HTTP server stopped", "address", addr)
 		}
 	}()
-	klog.InfoS("Serving insecurely", "address", ln.Addr().String())
-	return nil
 }

@@ -39,15 +39,8 @@ func TestSecureServing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		who, token string
-		want       int
-	}{{"anonymous", "", http.StatusForbidden}, {"a token without the permission", noPerm, http.StatusForbidden}, {"the metrics reader", reader, http.StatusOK}} {
-		code, body, err := getAs(c.MetricsURL, tc.token)
-		if err != nil || code != tc.want {
-			t.Errorf("/metrics as %s: %d %v, want %d\n%.300s", tc.who, code, err, tc.want, body)
-		}
-	}
+	checkAccess(t, c.MetricsURL, access{"anonymous", "", http.StatusForbidden},
+		access{"a token without the permission", noPerm, http.StatusForbidden}, access{"the metrics reader", reader, http.StatusOK})
 	// A client certificate the API server's client CA signed authenticates
 	// too (the CA is read from kube-system's
 	// extension-apiserver-authentication); admin is in system:masters.
@@ -106,12 +99,21 @@ func TestProfilingAuthorized(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		who, token string
-		want       int
-	}{{"anonymous", "", http.StatusForbidden}, {"the metrics reader", reader, http.StatusForbidden}, {"the profiler", profiler, http.StatusOK}} {
-		if code, _, err := getAs(c.URL+"/debug/pprof/", tc.token); err != nil || code != tc.want {
-			t.Errorf("/debug/pprof/ as %s: %d %v, want %d", tc.who, code, err, tc.want)
+	checkAccess(t, c.URL+"/debug/pprof/", access{"anonymous", "", http.StatusForbidden},
+		access{"the metrics reader", reader, http.StatusForbidden}, access{"the profiler", profiler, http.StatusOK})
+}
+
+// access is who GETs with which token (none: ""), and the status expected.
+type access struct {
+	who, token string
+	want       int
+}
+
+func checkAccess(t *testing.T, url string, cases ...access) {
+	t.Helper()
+	for _, tc := range cases {
+		if code, body, err := getAs(url, tc.token); err != nil || code != tc.want {
+			t.Errorf("%s as %s: %d %v, want %d\n%.300s", url, tc.who, code, err, tc.want, body)
 		}
 	}
 }
