@@ -2,11 +2,9 @@ package bench
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"math"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +27,7 @@ const latencyMetric = "endpoints_controller_event_to_write_latency_seconds"
 type histogram struct {
 	le     []float64
 	counts []float64
+	native *native // the native buckets, when scraped with them
 }
 
 // count is the number of observations.
@@ -48,6 +47,10 @@ func (h histogram) sub(before histogram) (histogram, error) {
 		return histogram{}, fmt.Errorf("the buckets changed between scrapes")
 	}
 	d := histogram{le: h.le, counts: make([]float64, len(h.counts))}
+	if h.native != nil && before.native != nil {
+		n := h.native.sub(*before.native)
+		d.native = &n
+	}
 	for i := range h.counts {
 		d.counts[i] = h.counts[i] - before.counts[i]
 	}
@@ -58,7 +61,12 @@ func (h histogram) sub(before histogram) (histogram, error) {
 // and linear interpolation within it from its lower bound (0 for the
 // first); the largest finite bound if it falls in +Inf. NaN without
 // observations.
+//
+// With native buckets, those are used instead (native.quantile).
 func (h histogram) quantile(q float64) float64 {
+	if h.native != nil {
+		return h.native.quantile(q)
+	}
 	n := len(h.le)
 	if n < 2 || !math.IsInf(h.le[n-1], 1) || h.count() == 0 {
 		return math.NaN()
@@ -122,26 +130,6 @@ func parseHistogram(r io.Reader, name, label, value string) (histogram, error) {
 		return histogram{}, fmt.Errorf("no %s{%s} with a +Inf bucket", name, want)
 	}
 	return h, nil
-}
-
-// scrapeLatency returns our controller's pod-triggered latency histogram,
-// from its /metrics at addr.
-func scrapeLatency(ctx context.Context, addr string) (histogram, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
-	if err != nil {
-		return histogram{}, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return histogram{}, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return histogram{}, fmt.Errorf("/metrics: %s", resp.Status)
-	}
-	return parseHistogram(resp.Body, latencyMetric, "trigger", "pod")
 }
 
 // latencyCheck is the controller's latency metric against the tracker.
