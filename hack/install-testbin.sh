@@ -4,8 +4,13 @@
 # kubectl, kwok and promtool, from the Go modules pinned in hack/tools. Everything comes
 # from the Go module proxy; binaries already in the cache folder are skipped.
 #
-# Usage: hack/install-testbin.sh [DIR]   (prints DIR on success)
+# Usage: hack/install-testbin.sh [--demo] [DIR]   (prints DIR on success)
+#   --demo: only what `make run` needs (no promtool, which alone took five
+#   minutes of a cold build); `make test` builds the rest into the same DIR.
 set -euo pipefail
+
+demo=false
+if [[ ${1:-} == --demo ]]; then demo=true; shift; fi
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tools="$root/hack/tools"
@@ -35,12 +40,25 @@ build() { # name module-dir package ldflags
   echo ">> built $name in $((SECONDS - start))s" >&2
 }
 
+# The Kubernetes commands share most of their packages and their ldflags:
+# one go build compiles the shared packages once for all that are missing.
+build_kube() {
+  local missing=()
+  for cmd in "$@"; do [[ -x "$dir/$cmd" ]] || missing+=("k8s.io/kubernetes/cmd/$cmd"); done
+  if (( ${#missing[@]} == 0 )); then return; fi
+  echo ">> building ${missing[*]##*/} (one go build)" >&2
+  local start=$SECONDS tmp
+  tmp=$(mktemp -d "$dir/.build.XXXXXX")
+  (cd "$tools" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $kube_ldflags" -o "$tmp/" "${missing[@]}")
+  mv "$tmp"/* "$dir/" && rmdir "$tmp"
+  echo ">> built ${missing[*]##*/} in $((SECONDS - start))s" >&2
+}
+
 build etcd "$tools" ./cmd/etcd "-X go.etcd.io/etcd/api/v3/version.GitSHA=$etcd_version"
-build kube-apiserver "$tools" k8s.io/kubernetes/cmd/kube-apiserver "$kube_ldflags"
-build kube-controller-manager "$tools" k8s.io/kubernetes/cmd/kube-controller-manager "$kube_ldflags"
-build kube-scheduler "$tools" k8s.io/kubernetes/cmd/kube-scheduler "$kube_ldflags"
-build kubectl "$tools" k8s.io/kubernetes/cmd/kubectl "$kube_ldflags"
-build promtool "$tools/promtool" github.com/prometheus/prometheus/cmd/promtool
+build_kube kube-apiserver kube-controller-manager kube-scheduler kubectl
+if ! $demo; then
+  build promtool "$tools/promtool" github.com/prometheus/prometheus/cmd/promtool
+fi
 build kwok "$tools/kwok" sigs.k8s.io/kwok/cmd/kwok \
   "-X sigs.k8s.io/kwok/pkg/consts.Version=${kwok_version#v}"
 
