@@ -298,19 +298,9 @@ func (c *Controller) finishSync(key string, res syncResult, err error) {
 		result = metrics.ResultError
 	}
 	c.opts.Metrics.CountSync(result)
-	if d, by, ok := c.states.finish(key, err != nil, res.ack, c.serviceGone(key)); ok {
+	if d, by, ok := c.states.finish(key, err != nil, res.ack, res.gone); ok {
 		c.opts.Metrics.ObserveEventToWrite(by.String(), d)
 	}
-}
-
-// serviceGone reports whether the cache has no Service key.
-func (c *Controller) serviceGone(key string) bool {
-	ns, name, err := cache.SplitMetaNamespaceKey(key)
-	if err != nil {
-		return true
-	}
-	_, err = c.services.Services(ns).Get(name)
-	return apierrors.IsNotFound(err)
 }
 
 // handleErr retries failed syncs with capped exponential backoff, forever:

@@ -31,9 +31,13 @@ var labelsEverything = labels.Everything()
 type syncResult struct {
 	result string // metrics.ResultCreated, ResultUpdated, ResultDeleted or ResultNoop
 	ack    mono   // when the API server acknowledged the write; 0: no write
+	gone   bool   // the Service does not exist (as plan found it)
 }
 
-var noop = syncResult{result: metrics.ResultNoop}
+var (
+	noop     = syncResult{result: metrics.ResultNoop}
+	goneNoop = syncResult{result: metrics.ResultNoop, gone: true}
+)
 
 // syncService makes the Endpoints of one Service what its pods say.
 func (c *Controller) syncService(ctx context.Context, key string) (syncResult, error) {
@@ -45,6 +49,9 @@ func (c *Controller) syncService(ctx context.Context, key string) (syncResult, e
 	w, err := c.plan(ctx, key, time.Time{})
 	if w == nil || err != nil {
 		return noop, err
+	}
+	if w.gone {
+		return goneNoop, nil
 	}
 	if l := c.opts.WriteLimiter; l != nil && !l.TryAccept() {
 		// Rate-limited: compute again once allowed to write, so that the
@@ -59,6 +66,9 @@ func (c *Controller) syncService(ctx context.Context, key string) (syncResult, e
 		if w, err = c.plan(ctx, key, w.trigger); w == nil || err != nil {
 			return noop, err
 		}
+		if w.gone {
+			return goneNoop, nil
+		}
 	}
 	if w.delete {
 		return c.deleteEndpoints(ctx, key, w.ns, w.name)
@@ -69,6 +79,7 @@ func (c *Controller) syncService(ctx context.Context, key string) (syncResult, e
 
 // pendingWrite is what a sync has to write.
 type pendingWrite struct {
+	gone     bool // nothing to write and nothing to keep: no such Service
 	delete   bool // the Service is gone: delete ns/name
 	ns, name string
 	create   bool
@@ -87,7 +98,7 @@ func (c *Controller) plan(ctx context.Context, key string, carried time.Time) (*
 	ns, name, err := cache.SplitMetaNamespaceKey(key)
 	if err != nil {
 		klog.FromContext(ctx).Error(err, "Dropping malformed key", "key", key)
-		return nil, nil
+		return &pendingWrite{gone: true}, nil
 	}
 
 	svc, err := c.services.Services(ns).Get(name)
@@ -95,7 +106,7 @@ func (c *Controller) plan(ctx context.Context, key string, carried time.Time) (*
 		c.triggerTimes.forget(key)
 		if c.opts.Shadow {
 			c.shadowForget(key)
-			return nil, nil
+			return &pendingWrite{gone: true}, nil
 		}
 		return &pendingWrite{delete: true, ns: ns, name: name}, nil
 	} else if err != nil {
@@ -248,9 +259,9 @@ func (c *Controller) send(ctx context.Context, key, method string, ep *v1.Endpoi
 // deleteEndpoints removes the Endpoints of a deleted Service.
 func (c *Controller) deleteEndpoints(ctx context.Context, key, ns, name string) (syncResult, error) {
 	err := c.client.CoreV1().Endpoints(ns).Delete(ctx, name, metav1.DeleteOptions{})
-	res := syncResult{result: metrics.ResultDeleted, ack: c.states.now()}
+	res := syncResult{result: metrics.ResultDeleted, ack: c.states.now(), gone: true}
 	if apierrors.IsNotFound(err) {
-		res, err = noop, nil // already gone: the usual case, nothing written
+		res, err = goneNoop, nil // already gone: the usual case, nothing written
 	}
 	if err != nil {
 		return noop, fmt.Errorf("deleting endpoints %s: %w", key, err)

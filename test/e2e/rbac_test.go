@@ -465,24 +465,11 @@ func rbacKubeconfig(ctx context.Context, t *testing.T, cs kubernetes.Interface, 
 // ClusterRole endpoints-controller-metrics-reader.
 func rbacScraperToken(ctx context.Context, t *testing.T, cs kubernetes.Interface) string {
 	t.Helper()
-	const name = "metrics-scraper"
-	sa := &v1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: rbacTestNS, Name: name}}
-	if _, err := cs.CoreV1().ServiceAccounts(rbacTestNS).Create(ctx, sa, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "rbac-e2e-metrics-scraper"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "endpoints-controller-metrics-reader"},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: rbacTestNS, Name: name}},
-	}
-	if _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	tr, err := cs.CoreV1().ServiceAccounts(rbacTestNS).CreateToken(ctx, name, &authnv1.TokenRequest{}, metav1.CreateOptions{})
+	token, err := serviceAccountTokenIn(ctx, cs, rbacTestNS, "metrics-scraper", "endpoints-controller-metrics-reader")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tr.Status.Token
+	return token
 }
 
 // denyEndpointsWrites makes the API server refuse creates and updates of
@@ -624,17 +611,7 @@ func waitRBACEndpoints(t *testing.T, cs kubernetes.Interface, name string, ready
 		if err != nil {
 			return err
 		}
-		var gotReady, gotNotReady []string
-		for _, ss := range ep.Subsets {
-			for _, a := range ss.Addresses {
-				gotReady = append(gotReady, a.IP)
-			}
-			for _, a := range ss.NotReadyAddresses {
-				gotNotReady = append(gotNotReady, a.IP)
-			}
-		}
-		sort.Strings(gotReady)
-		sort.Strings(gotNotReady)
+		gotReady, gotNotReady := addressIPs(ep)
 		if !slices.Equal(gotReady, ready) || !slices.Equal(gotNotReady, notReady) {
 			return fmt.Errorf("Endpoints %s: ready %v not ready %v, want %v and %v", name, gotReady, gotNotReady, ready, notReady)
 		}

@@ -17,6 +17,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
 	"github.com/endpoints-controller/endpoints-controller/test/framework"
@@ -202,26 +203,31 @@ func serviceAccountToken(t *testing.T, name, clusterRole string) string {
 	return token
 }
 
-// makeServiceAccountToken creates ServiceAccount default/name, bound to
-// clusterRole unless that is "", and returns a token for it.
+// makeServiceAccountToken creates ServiceAccount default/name in the
+// package's cluster, bound to clusterRole unless that is "", and returns a
+// token for it.
 func makeServiceAccountToken(name, clusterRole string) (string, error) {
-	ctx := context.Background()
-	cs := clientset()
-	sa := &v1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}}
-	if _, err := cs.CoreV1().ServiceAccounts("default").Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	return serviceAccountTokenIn(context.Background(), clientset(), "default", name, clusterRole)
+}
+
+// serviceAccountTokenIn is makeServiceAccountToken for ns/name in the
+// cluster of cs.
+func serviceAccountTokenIn(ctx context.Context, cs kubernetes.Interface, ns, name, clusterRole string) (string, error) {
+	sa := &v1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}
+	if _, err := cs.CoreV1().ServiceAccounts(ns).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return "", err
 	}
 	if clusterRole != "" {
 		binding := &rbacv1.ClusterRoleBinding{
 			ObjectMeta: metav1.ObjectMeta{Name: "e2e-" + name},
 			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: clusterRole},
-			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: "default"}},
+			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: ns}},
 		}
 		if _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return "", err
 		}
 	}
-	tr, err := cs.CoreV1().ServiceAccounts("default").CreateToken(ctx, name, &authnv1.TokenRequest{}, metav1.CreateOptions{})
+	tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authnv1.TokenRequest{}, metav1.CreateOptions{})
 	if err != nil {
 		return "", fmt.Errorf("token for %s: %w", name, err)
 	}

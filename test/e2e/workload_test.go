@@ -148,6 +148,14 @@ func endpointIPs(ep *v1.Endpoints, wantPorts []string) (ready, notReady []string
 		if !slices.Equal(ports, wantPorts) {
 			return nil, nil, fmt.Errorf("subset ports %v, want %v", ports, wantPorts)
 		}
+	}
+	ready, notReady = addressIPs(ep)
+	return ready, notReady, nil
+}
+
+// addressIPs lists the ready and not-ready IPs of every subset, sorted.
+func addressIPs(ep *v1.Endpoints) (ready, notReady []string) {
+	for _, ss := range ep.Subsets {
 		for _, a := range ss.Addresses {
 			ready = append(ready, a.IP)
 		}
@@ -157,7 +165,7 @@ func endpointIPs(ep *v1.Endpoints, wantPorts []string) (ready, notReady []string
 	}
 	sort.Strings(ready)
 	sort.Strings(notReady)
-	return ready, notReady, nil
+	return ready, notReady
 }
 
 var webPorts = []string{"http:8080", "metrics:9090"}
