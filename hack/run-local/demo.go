@@ -39,6 +39,7 @@ type demo struct {
 	last    map[string]string // Endpoints name -> last line printed
 	changed chan struct{}     // closed and replaced on every change
 	ready   map[string]int    // Endpoints name -> ready addresses
+	unready map[string]int    // Endpoints name -> notReady addresses
 }
 
 // watchEndpoints prints one line per change of an Endpoints in ns, as a
@@ -48,7 +49,7 @@ func (d *demo) watchEndpoints(ns string) error {
 	cfg.WarningHandler = rest.NoWarnings{} // "v1 Endpoints is deprecated": known
 	cs := framework.Clientset(cfg)
 	d.stop, d.changed = make(chan struct{}), make(chan struct{})
-	d.last, d.ready = map[string]string{}, map[string]int{}
+	d.last, d.ready, d.unready = map[string]string{}, map[string]int{}, map[string]int{}
 	d.factory = informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns))
 	inf := d.factory.Core().V1().Endpoints().Informer()
 	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -99,7 +100,7 @@ func (d *demo) show(ep *v1.Endpoints, deleted bool) {
 		return
 	}
 	d.last[ep.Name] = line
-	d.ready[ep.Name] = len(ready)
+	d.ready[ep.Name], d.unready[ep.Name] = len(ready), len(notReady)
 	close(d.changed)
 	d.changed = make(chan struct{})
 	say("    endpoints %s", line)
@@ -124,8 +125,8 @@ func list(ips []string) string {
 	return strings.Join(ips, ",")
 }
 
-// script is the scripted part: apply the examples, then scale web 3→5→2
-// and wait each time until its Endpoints show that many ready pods.
+// script is the scripted part: apply the examples, scale web 3→5→2 and
+// flip one pod's readiness, waiting each time until web's Endpoints show it.
 func (d *demo) script(ctx context.Context) error {
 	kubeconfig := d.cluster.KubeconfigPath
 	say("==> the cluster is yours while this runs:")
@@ -135,30 +136,65 @@ func (d *demo) script(ctx context.Context) error {
 	if err := d.kubectl(ctx, "apply", "-f", filepath.Join(d.root, "deploy", "examples")+"/"); err != nil {
 		return err
 	}
-	if err := d.waitReady(ctx, "web", 3); err != nil {
+	if err := d.waitAddresses(ctx, "web", 3, 0); err != nil {
 		return err
 	}
 	for _, n := range []int{5, 2} {
 		if err := d.kubectl(ctx, "-n", "demo", "scale", "deployment/web", fmt.Sprintf("--replicas=%d", n)); err != nil {
 			return err
 		}
-		if err := d.waitReady(ctx, "web", n); err != nil {
+		if err := d.waitAddresses(ctx, "web", n, 0); err != nil {
+			return err
+		}
+	}
+	return d.flipReadiness(ctx)
+}
+
+// flipReadiness turns one web pod's Ready condition False and back, as a
+// kubelet does when a readiness probe fails and then passes again (the
+// demo's kubelets are kwok fakes, which run no probes): its address moves
+// to notReadyAddresses and back.
+func (d *demo) flipReadiness(ctx context.Context) error {
+	cs := framework.Clientset(d.cluster.Config)
+	pods, err := cs.CoreV1().Pods("demo").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+	if err != nil {
+		return err
+	}
+	var pod *v1.Pod
+	for i := range pods.Items {
+		if p := &pods.Items[i]; p.DeletionTimestamp == nil && p.Status.PodIP != "" {
+			pod = p
+			break
+		}
+	}
+	if pod == nil {
+		return fmt.Errorf("no running web pod to flip")
+	}
+	for _, ready := range []bool{false, true} {
+		say("==> pod %s (%s) turns Ready=%v, as its readiness probe %s", pod.Name, pod.Status.PodIP, ready,
+			map[bool]string{false: "fails", true: "passes again"}[ready])
+		if _, err := framework.SetPodStatus(ctx, cs, pod, []string{pod.Status.PodIP}, ready, v1.PodRunning); err != nil {
+			return err
+		}
+		want := map[bool]int{false: 1, true: 0}[ready]
+		if err := d.waitAddresses(ctx, "web", 2-want, want); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// waitReady waits until the Endpoints name show n ready addresses.
-func (d *demo) waitReady(ctx context.Context, name string, n int) error {
+// waitAddresses waits until the Endpoints name show that many ready and
+// notReady addresses.
+func (d *demo) waitAddresses(ctx context.Context, name string, ready, notReady int) error {
 	start := time.Now()
 	timeout := time.After(2 * time.Minute)
 	for {
 		d.mu.Lock()
-		got, changed := d.ready[name], d.changed
+		gotReady, gotNotReady, changed := d.ready[name], d.unready[name], d.changed
 		d.mu.Unlock()
-		if got == n {
-			say("    %s has %d ready endpoints (%.1fs)", name, n, time.Since(start).Seconds())
+		if gotReady == ready && gotNotReady == notReady {
+			say("    %s has %d ready and %d notReady endpoints (%.1fs)", name, ready, notReady, time.Since(start).Seconds())
 			return nil
 		}
 		select {
@@ -166,7 +202,8 @@ func (d *demo) waitReady(ctx context.Context, name string, n int) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-timeout:
-			return fmt.Errorf("Endpoints %s: %d ready addresses after 2m, want %d", name, got, n)
+			return fmt.Errorf("Endpoints %s: %d ready and %d notReady addresses after 2m, want %d and %d",
+				name, gotReady, gotNotReady, ready, notReady)
 		}
 	}
 }
@@ -184,6 +221,12 @@ func (d *demo) kubectl(ctx context.Context, args ...string) error {
 		defer close(printed)
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
+			// kubectl prints the API server's warnings with client-go's
+			// default handler and has no flag to silence them; the
+			// deprecation of v1 Endpoints is what this controller is about.
+			if strings.HasPrefix(sc.Text(), "Warning: v1 Endpoints is deprecated") {
+				continue
+			}
 			say("    %s", sc.Text())
 		}
 		io.Copy(io.Discard, pr)
