@@ -21,6 +21,7 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	authnv1 "k8s.io/api/authentication/v1"
 	authzv1 "k8s.io/api/authorization/v1"
 	v1 "k8s.io/api/core/v1"
@@ -178,7 +179,11 @@ func TestRBACIsWhatTheCodeUses(t *testing.T) {
 	// Phase 1: deploy/ as it is: a leader and a standby, which does not
 	// stream its informers' initial lists (see rbacNoWatchList).
 	t.Logf("phase 1 (deploy/) starts after %s", failoverSince(start))
-	args := []string{"--kubeconfig=" + kubeconfig, "--leader-elect=true", "--leader-elect-resource-namespace=" + rbacNamespace}
+	// The Lease named as deploy/'s Deployment names it: the Role grants
+	// that one only.
+	lease := rbacLeaseName(t, base)
+	args := []string{"--kubeconfig=" + kubeconfig, "--leader-elect=true", "--leader-elect-resource-namespace=" + rbacNamespace,
+		"--leader-elect-resource-name=" + lease}
 	c := startRBACController(t, bin, dir, "leader", nil, args...)
 	framework.Eventually(t, 20*time.Second, func() error {
 		if !strings.Contains(c.log(), "Became leader") {
@@ -227,11 +232,11 @@ func TestRBACIsWhatTheCodeUses(t *testing.T) {
 	checkRBACScrape(t, c, scraper)
 	stopRBACController(t, standby) // first, lest it take over
 	stopRBACController(t, c)
-	lease, err := cs.CoordinationV1().Leases(rbacNamespace).Get(ctx, "endpoints-controller", metav1.GetOptions{})
+	held, err := cs.CoordinationV1().Leases(rbacNamespace).Get(ctx, lease, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h := lease.Spec.HolderIdentity; h != nil && *h != "" {
+	if h := held.Spec.HolderIdentity; h != nil && *h != "" {
 		t.Errorf("Lease still held by %q after SIGTERM, want it released", *h)
 	}
 
@@ -272,7 +277,8 @@ func TestRBACIsWhatTheCodeUses(t *testing.T) {
 
 // renderRBAC renders a kustomization with kubectl kustomize and returns
 // its Namespaces, ServiceAccounts, roles and bindings: what the controller
-// needs in a control plane with nobody to run its Deployment.
+// needs in a control plane with nobody to run its Deployment; and the
+// Deployment, for its flags.
 func renderRBAC(t *testing.T, kubectl, dir string) []runtime.Object {
 	t.Helper()
 	var stderr bytes.Buffer
@@ -300,11 +306,30 @@ func renderRBAC(t *testing.T, kubectl, dir string) []runtime.Object {
 			t.Fatalf("decoding an object of %s: %v\n%s", dir, err, doc)
 		}
 		switch obj.(type) {
-		case *v1.Namespace, *v1.ServiceAccount, *rbacv1.ClusterRole, *rbacv1.Role, *rbacv1.ClusterRoleBinding, *rbacv1.RoleBinding:
+		case *v1.Namespace, *v1.ServiceAccount, *rbacv1.ClusterRole, *rbacv1.Role, *rbacv1.ClusterRoleBinding, *rbacv1.RoleBinding, *appsv1.Deployment:
 			objs = append(objs, obj)
 		}
 	}
 	return objs
+}
+
+// rbacLeaseName is the --leader-elect-resource-name of the Deployment in
+// objs.
+func rbacLeaseName(t *testing.T, objs []runtime.Object) string {
+	t.Helper()
+	const flag = "--leader-elect-resource-name="
+	for _, obj := range objs {
+		if d, ok := obj.(*appsv1.Deployment); ok {
+			for _, arg := range d.Spec.Template.Spec.Containers[0].Args {
+				if name, ok := strings.CutPrefix(arg, flag); ok {
+					return name
+				}
+			}
+			t.Fatalf("Deployment %s has no %s", d.Name, flag)
+		}
+	}
+	t.Fatal("no Deployment rendered")
+	return ""
 }
 
 // applyRBAC creates objs, or replaces the rules of roles that exist.

@@ -1,7 +1,7 @@
 // Package monitoring validates deploy/monitoring: the alerting rules with
 // promtool (syntax and a unit test per alert), the PrometheusRule against the
-// plain rule file, and the dashboard's queries against the metrics the
-// controller really exports.
+// plain rule file, each alert's runbook in docs/runbooks.md, and the
+// dashboard's queries against the metrics the controller really exports.
 package monitoring
 
 import (
@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strings"
 	"testing"
 
 	"sigs.k8s.io/yaml"
@@ -59,7 +60,94 @@ func TestPrometheusRuleMatchesRuleFile(t *testing.T) {
 	}
 }
 
-// Every metric a dashboard panel or an alert queries must exist.
+// Every alert, in the rule file and in the PrometheusRule, links its section
+// of docs/runbooks.md on the repository's GitHub page (the module path names
+// the repository), and every link within docs/runbooks.md resolves.
+func TestEveryAlertHasARunbook(t *testing.T) {
+	root, err := framework.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^module (github\.com/\S+)$`).FindSubmatch(mod)
+	if m == nil {
+		t.Fatal("go.mod: no github.com module path")
+	}
+	prefix := "https://" + string(m[1]) + "/blob/main/docs/runbooks.md#"
+	doc, err := os.ReadFile(filepath.Join(root, "docs", "runbooks.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := headingAnchors(string(doc))
+
+	type rules []struct {
+		Rules []struct {
+			Alert       string            `json:"alert"`
+			Annotations map[string]string `json:"annotations"`
+		} `json:"rules"`
+	}
+	var plain struct {
+		Groups rules `json:"groups"`
+	}
+	var crd struct {
+		Spec struct {
+			Groups rules `json:"groups"`
+		} `json:"spec"`
+	}
+	read(t, "alerts.rules.yaml", &plain)
+	read(t, "prometheusrule.yaml", &crd)
+	for file, groups := range map[string]rules{"alerts.rules.yaml": plain.Groups, "prometheusrule.yaml": crd.Spec.Groups} {
+		n := 0
+		for _, g := range groups {
+			for _, r := range g.Rules {
+				if r.Alert == "" {
+					continue // a recording rule
+				}
+				n++
+				url := r.Annotations["runbook_url"]
+				anchor, ok := strings.CutPrefix(url, prefix)
+				switch {
+				case !ok:
+					t.Errorf("%s: %s: runbook_url %q, want %s<anchor>", file, r.Alert, url, prefix)
+				case anchor != headingAnchor(r.Alert):
+					t.Errorf("%s: %s: runbook_url's anchor %q, want the alert's own section %q", file, r.Alert, anchor, headingAnchor(r.Alert))
+				case !anchors[anchor]:
+					t.Errorf("%s: %s: docs/runbooks.md has no heading for #%s", file, r.Alert, anchor)
+				}
+			}
+		}
+		if n == 0 {
+			t.Errorf("%s: no alerts", file)
+		}
+	}
+	for _, link := range regexp.MustCompile(`\]\(#([^)]+)\)`).FindAllStringSubmatch(string(doc), -1) {
+		if !anchors[link[1]] {
+			t.Errorf("docs/runbooks.md links #%s, which is no heading", link[1])
+		}
+	}
+}
+
+// headingAnchors are the anchors GitHub gives the Markdown headings of doc.
+func headingAnchors(doc string) map[string]bool {
+	anchors := map[string]bool{}
+	for _, h := range regexp.MustCompile(`(?m)^#{1,6} +(.+?) *$`).FindAllStringSubmatch(doc, -1) {
+		anchors[headingAnchor(h[1])] = true
+	}
+	return anchors
+}
+
+// headingAnchor is GitHub's anchor for a heading: lower case, punctuation
+// dropped, spaces to hyphens. Hand-written: Markdown libraries' heading IDs
+// follow other rules, and these headings are plain words.
+func headingAnchor(heading string) string {
+	s := regexp.MustCompile(`[^\p{L}\p{N} _-]`).ReplaceAllString(strings.ToLower(heading), "")
+	return strings.ReplaceAll(s, " ", "-")
+}
+
+// Every metric a dashboard panel, an alert or a runbook queries must exist.
 func TestQueriesUseExportedMetrics(t *testing.T) {
 	m := metrics.New()
 	exported := map[string]bool{}
@@ -77,12 +165,13 @@ func TestQueriesUseExportedMetrics(t *testing.T) {
 		"workqueue_depth", "workqueue_retries_total", "workqueue_queue_duration_seconds",
 		"workqueue_adds_total", "workqueue_work_duration_seconds", "workqueue_unfinished_work_seconds",
 		"workqueue_longest_running_processor_seconds", "rest_client_requests_total",
-		"rest_client_request_duration_seconds", "leader_election_master_status",
+		"rest_client_request_duration_seconds", "rest_client_rate_limiter_duration_seconds",
+		"leader_election_master_status",
 	} {
 		exported[name] = true
 	}
 	names := regexp.MustCompile(`\b(endpoints_controller|workqueue|rest_client|leader_election)_[a-z_]+`)
-	for _, file := range []string{"dashboard.json", "alerts.rules.yaml"} {
+	for _, file := range []string{"dashboard.json", "alerts.rules.yaml", "../../docs/runbooks.md"} {
 		b, err := os.ReadFile(filepath.Join(dir(t), file))
 		if err != nil {
 			t.Fatal(err)
