@@ -275,6 +275,20 @@ func TestRBACIsWhatTheCodeUses(t *testing.T) {
 // needs in a control plane with nobody to run its Deployment.
 func renderRBAC(t *testing.T, kubectl, dir string) []runtime.Object {
 	t.Helper()
+	var objs []runtime.Object
+	for _, obj := range renderKustomize(t, kubectl, dir) {
+		switch obj.(type) {
+		case *v1.Namespace, *v1.ServiceAccount, *rbacv1.ClusterRole, *rbacv1.Role, *rbacv1.ClusterRoleBinding, *rbacv1.RoleBinding:
+			objs = append(objs, obj)
+		}
+	}
+	return objs
+}
+
+// renderKustomize returns every object `kubectl kustomize dir` renders,
+// decoded into client-go's types.
+func renderKustomize(t *testing.T, kubectl, dir string) []runtime.Object {
+	t.Helper()
 	var stderr bytes.Buffer
 	cmd := exec.Command(kubectl, "kustomize", dir)
 	cmd.Stderr = &stderr
@@ -299,10 +313,7 @@ func renderRBAC(t *testing.T, kubectl, dir string) []runtime.Object {
 		if err != nil {
 			t.Fatalf("decoding an object of %s: %v\n%s", dir, err, doc)
 		}
-		switch obj.(type) {
-		case *v1.Namespace, *v1.ServiceAccount, *rbacv1.ClusterRole, *rbacv1.Role, *rbacv1.ClusterRoleBinding, *rbacv1.RoleBinding:
-			objs = append(objs, obj)
-		}
+		objs = append(objs, obj)
 	}
 	return objs
 }
