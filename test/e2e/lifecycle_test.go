@@ -330,6 +330,9 @@ func (lc *lifecycle) uninstall(t *testing.T) {
 	ctx := t.Context()
 	cs := clientset()
 	before := lc.endpoints(t)
+	if len(before) != lifecycleServices {
+		t.Fatalf("%d Endpoints before, want %d", len(before), lifecycleServices)
+	}
 	for _, c := range lc.replicas {
 		c.Stop()
 		if err := c.Wait(time.Second); err != nil {
@@ -373,9 +376,13 @@ func (lc *lifecycle) uninstall(t *testing.T) {
 	time.Sleep(3 * time.Second) // its first sync of every Service
 	lc.sameEndpoints(t, "after the built-in took over", before, lc.endpoints(t))
 
-	// It works: a scale shows up in the Endpoints.
-	scale(t, lc.ns, lc.services[1], lifecyclePods+1)
-	waitEndpointsFollowPods(t, lc.ns, lc.services[1], lifecyclePods+1, 0)
+	// It works: a scale shows up in the Endpoints, and still nothing else
+	// was written.
+	scaled := lc.services[1]
+	scale(t, lc.ns, scaled, lifecyclePods+1)
+	waitEndpointsFollowPods(t, lc.ns, scaled, lifecyclePods+1, 0)
+	delete(before, scaled)
+	lc.sameEndpoints(t, "after a scale under the built-in", before, lc.endpoints(t))
 }
 
 func (lc *lifecycle) endpoints(t *testing.T) map[string]*v1.Endpoints {
@@ -393,9 +400,6 @@ func (lc *lifecycle) endpoints(t *testing.T) map[string]*v1.Endpoints {
 
 func (lc *lifecycle) sameEndpoints(t *testing.T, when string, before, after map[string]*v1.Endpoints) {
 	t.Helper()
-	if len(before) != lifecycleServices {
-		t.Errorf("%d Endpoints before, want %d", len(before), lifecycleServices)
-	}
 	for name, b := range before {
 		a := after[name]
 		switch {
