@@ -33,6 +33,9 @@ unit: ## Unit tests (no control plane).
 	go test $(GO_TEST_FLAGS) ./pkg/... ./cmd/...
 
 test: vet build ## Every test: unit, integration, parity and e2e against a real control plane.
+	@# deploy/recipes against kubeadm's and kind's types; the testbin's build
+	@# flags, so kubeadm's packages come from its build cache.
+	cd hack/tools && CGO_ENABLED=0 go test -trimpath -count=1 $(GO_TEST_FLAGS) ./recipes/
 	TESTBIN_DIR=$(TESTBIN) go test -count=1 $(GO_TEST_FLAGS) -p 1 -timeout 40m ./...
 	@# The suites that prove Endpoints again, with the non-default pod decoder.
 	ENDPOINTS_CONTROLLER_TEST_POD_DECODER=standard TESTBIN_DIR=$(TESTBIN) \

@@ -98,7 +98,7 @@ func TestFailoverUnderChurn(t *testing.T) {
 	cs := framework.Clientset(cp.Config)
 
 	// Lease history, recorded from before any replica runs.
-	leases := watchFailoverLease(ctx, t, cs)
+	leases := watchLease(ctx, t, cs, "kube-system", failoverLease)
 
 	const ns = "failover"
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
@@ -470,20 +470,20 @@ type failoverLeaseWatch struct {
 	records []failoverLeaseRecord
 }
 
-// watchFailoverLease records every change of the Lease's holder or acquireTime, in
-// the order etcd made them; the Lease does not exist yet.
-func watchFailoverLease(ctx context.Context, t *testing.T, cs kubernetes.Interface) *failoverLeaseWatch {
+// watchLease records every change of Lease ns/name's holder or
+// acquireTime, in the order etcd made them; the Lease does not exist yet.
+func watchLease(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns, name string) *failoverLeaseWatch {
 	t.Helper()
 	ctx, cancel := context.WithCancel(ctx)
 	lw := &failoverLeaseWatch{cancel: cancel, done: make(chan struct{})}
-	api := cs.CoordinationV1().Leases("kube-system")
-	sel := fields.OneTermEqualSelector("metadata.name", failoverLease).String()
+	api := cs.CoordinationV1().Leases(ns)
+	sel := fields.OneTermEqualSelector("metadata.name", name).String()
 	list, err := api.List(ctx, metav1.ListOptions{FieldSelector: sel})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(list.Items) != 0 {
-		t.Fatalf("Lease %s exists already", failoverLease)
+		t.Fatalf("Lease %s/%s exists already", ns, name)
 	}
 	rv := list.ResourceVersion
 	t.Cleanup(func() { cancel(); <-lw.done })
@@ -544,6 +544,13 @@ func (lw *failoverLeaseWatch) holder() string {
 		return ""
 	}
 	return lw.records[len(lw.records)-1].holder
+}
+
+// snapshot returns the records so far; the watch goes on.
+func (lw *failoverLeaseWatch) snapshot() []failoverLeaseRecord {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	return slices.Clone(lw.records)
 }
 
 func (lw *failoverLeaseWatch) stop() []failoverLeaseRecord {

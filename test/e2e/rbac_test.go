@@ -281,6 +281,20 @@ func TestRBACIsWhatTheCodeUses(t *testing.T) {
 // Deployment, for its flags.
 func renderRBAC(t *testing.T, kubectl, dir string) []runtime.Object {
 	t.Helper()
+	var objs []runtime.Object
+	for _, obj := range renderKustomize(t, kubectl, dir) {
+		switch obj.(type) {
+		case *v1.Namespace, *v1.ServiceAccount, *rbacv1.ClusterRole, *rbacv1.Role, *rbacv1.ClusterRoleBinding, *rbacv1.RoleBinding, *appsv1.Deployment:
+			objs = append(objs, obj)
+		}
+	}
+	return objs
+}
+
+// renderKustomize returns every object `kubectl kustomize dir` renders,
+// decoded into client-go's types.
+func renderKustomize(t *testing.T, kubectl, dir string) []runtime.Object {
+	t.Helper()
 	var stderr bytes.Buffer
 	cmd := exec.Command(kubectl, "kustomize", dir)
 	cmd.Stderr = &stderr
@@ -305,10 +319,7 @@ func renderRBAC(t *testing.T, kubectl, dir string) []runtime.Object {
 		if err != nil {
 			t.Fatalf("decoding an object of %s: %v\n%s", dir, err, doc)
 		}
-		switch obj.(type) {
-		case *v1.Namespace, *v1.ServiceAccount, *rbacv1.ClusterRole, *rbacv1.Role, *rbacv1.ClusterRoleBinding, *rbacv1.RoleBinding, *appsv1.Deployment:
-			objs = append(objs, obj)
-		}
+		objs = append(objs, obj)
 	}
 	return objs
 }

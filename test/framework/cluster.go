@@ -82,10 +82,15 @@ func StartCluster(opts ClusterOptions) (_ *Cluster, err error) {
 		c.startBuild()
 	}
 
+	// Ours replaces the built-in endpoints controller, switched off
+	// exactly as deploy/recipes tells users to.
+	controllers, err := BuiltinOffControllers()
+	if err != nil {
+		return nil, err
+	}
 	c.kcm = c.newProcess("kube-controller-manager", append([]string{
 		"--kubeconfig=" + c.KubeconfigPath,
-		// Ours replaces the built-in endpoints controller.
-		"--controllers=*,-endpoints-controller",
+		"--controllers=" + controllers,
 		"--leader-elect=false",
 		"--secure-port=0", // serve nothing: no port to collide on, nothing off loopback
 		"--service-account-private-key-file=" + c.pkiFile("sa.key"),

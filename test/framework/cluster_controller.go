@@ -113,12 +113,23 @@ func (c *Cluster) startBuild() {
 // BuildController builds ./cmd/endpoints-controller into out and returns
 // out: tests run the real binary, so flags and wiring are under test too.
 func BuildController(ctx context.Context, out string) (string, error) {
+	return buildController(ctx, out)
+}
+
+// BuildControllerVersion is BuildController with pkg/version.Version set to
+// version, as the Makefile sets it: builds that tell apart, for upgrades.
+func BuildControllerVersion(ctx context.Context, out, version string) (string, error) {
+	return buildController(ctx, out, "-ldflags=-X github.com/endpoints-controller/endpoints-controller/pkg/version.Version="+version)
+}
+
+func buildController(ctx context.Context, out string, flags ...string) (string, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return "", err
 	}
 	// go test and go run put their own go first in PATH.
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/endpoints-controller")
+	args := append(append([]string{"build", "-o", out}, flags...), "./cmd/endpoints-controller")
+	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
 	var output strings.Builder
 	cmd.Stdout, cmd.Stderr = &output, &output
