@@ -171,8 +171,9 @@ func (d *demo) flipReadiness(ctx context.Context) error {
 		return fmt.Errorf("no running web pod to flip")
 	}
 	for _, ready := range []bool{false, true} {
-		say("==> pod %s (%s) turns Ready=%v, as its readiness probe %s", pod.Name, pod.Status.PodIP, ready,
-			map[bool]string{false: "fails", true: "passes again"}[ready])
+		say("==> pod %s (%s): %s", pod.Name, pod.Status.PodIP, map[bool]string{
+			false: "its readiness probe fails (condition Ready=False)",
+			true:  "its readiness probe passes again (Ready=True)"}[ready])
 		if _, err := framework.SetPodStatus(ctx, cs, pod, []string{pod.Status.PodIP}, ready, v1.PodRunning); err != nil {
 			return err
 		}
