@@ -129,7 +129,8 @@ func setReady(ctx context.Context, cs kubernetes.Interface, ns, name string, rea
 // expectedTargets is what SD must show for the pods and Services as they
 // are now, as targetKeys: one per Service port and pod that backs it (the
 // port resolved by name in the pod, ready unless the pod is not Ready and
-// the Service does not publish not-ready addresses), plus one per
+// the Service does not publish not-ready addresses; every targetPort in
+// the scenario is a name), plus one per
 // container port of such a pod that no Service port covers, which
 // Prometheus adds too.
 func expectedTargets(ctx context.Context, cs kubernetes.Interface, ns string) ([]string, error) {
@@ -143,6 +144,9 @@ func expectedTargets(ctx context.Context, cs kubernetes.Interface, ns string) ([
 	}
 	var keys []string
 	for _, svc := range svcs.Items {
+		if len(svc.Spec.Selector) == 0 { // no controller writes its Endpoints
+			continue
+		}
 		sel := labels.SelectorFromSet(svc.Spec.Selector)
 		for _, pod := range pods.Items {
 			if !sel.Matches(labels.Set(pod.Labels)) || pod.Status.PodIP == "" || pod.DeletionTimestamp != nil {
