@@ -12,7 +12,7 @@ BIN := bin/endpoints-controller
 TESTBIN = $(shell hack/install-testbin.sh | tail -n1)
 GO_TEST_FLAGS ?=
 
-.PHONY: all build test unit integration e2e parity vet fmt testbin run bench image clean help
+.PHONY: all build test unit integration e2e parity consumers vet fmt testbin run bench image clean help
 
 all: build
 
@@ -32,7 +32,7 @@ vet: ## go vet and gofmt.
 unit: ## Unit tests (no control plane).
 	go test $(GO_TEST_FLAGS) ./pkg/... ./cmd/...
 
-test: vet build ## Every test: unit, integration, parity and e2e against a real control plane.
+test: vet build ## Every test: unit, integration, parity, e2e and consumers against a real control plane.
 	@# deploy/recipes against kubeadm's and kind's types; the testbin's build
 	@# flags, so kubeadm's packages come from its build cache.
 	cd hack/tools && CGO_ENABLED=0 go test -trimpath -count=1 $(GO_TEST_FLAGS) ./recipes/
@@ -40,12 +40,17 @@ test: vet build ## Every test: unit, integration, parity and e2e against a real 
 	@# The suites that prove Endpoints again, with the non-default pod decoder.
 	ENDPOINTS_CONTROLLER_TEST_POD_DECODER=standard TESTBIN_DIR=$(TESTBIN) \
 		go test -count=1 $(GO_TEST_FLAGS) -p 1 -timeout 30m ./test/integration/... ./test/parity/...
+	@# Consumers of Endpoints, in their own module (Prometheus' dependencies).
+	cd test/consumers && go vet ./... && TESTBIN_DIR=$(TESTBIN) go test -count=1 $(GO_TEST_FLAGS) -timeout 10m ./...
 
 integration: build ## Integration tests only.
 	TESTBIN_DIR=$(TESTBIN) go test -count=1 $(GO_TEST_FLAGS) -timeout 20m ./test/integration/...
 
 parity: build ## Differential test against the built-in controller.
 	TESTBIN_DIR=$(TESTBIN) go test -count=1 $(GO_TEST_FLAGS) -timeout 20m -v -run Parity ./test/parity/...
+
+consumers: ## Prometheus' Kubernetes SD (role endpoints) reads the same with the built-in and ours (own module: test/consumers).
+	cd test/consumers && go vet ./... && TESTBIN_DIR=$(TESTBIN) go test -count=1 $(GO_TEST_FLAGS) -timeout 10m -v ./...
 
 e2e: build ## End-to-end tests: our binary in a local cluster with kwok nodes.
 	TESTBIN_DIR=$(TESTBIN) go test -count=1 $(GO_TEST_FLAGS) -timeout 10m -v ./test/e2e/...
