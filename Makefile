@@ -85,9 +85,10 @@ image-docker: ## The same image with a Docker engine (this host's platform), tag
 image-push: image ## Push _output/image (both platforms) to $(IMG); log in with `go -C hack/image tool crane auth login`.
 	go -C hack/image tool crane push --index $(abspath $(IMAGE_DIR)) $(IMG)
 
+KUSTOMIZATION ?= deploy/base/kustomization.yaml
 set-image: ## Point deploy/base at $(IMG) (at a release: make set-image VERSION=vX.Y.Z).
-	sed -i.bak -E 's|^(    newName: ).*|\1$(REGISTRY)/endpoints-controller|; s|^(    newTag: ).*|\1$(VERSION)|' deploy/base/kustomization.yaml
-	rm deploy/base/kustomization.yaml.bak
+	sed -i.bak -E 's|^(    newName: ).*|\1$(REGISTRY)/endpoints-controller|; s|^(    newTag: ).*|\1$(VERSION)|' $(KUSTOMIZATION)
+	rm $(KUSTOMIZATION).bak
 
 clean: ## Remove build outputs (keeps the testbin cache).
 	rm -rf bin _output/image _output/image-bin

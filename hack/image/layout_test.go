@@ -43,9 +43,9 @@ func (p platformImage) files() map[string]tarFile {
 }
 
 var (
-	loadOnce sync.Once
+	loadOnce  sync.Once
 	loadedImg loaded
-	loadErr  error
+	loadErr   error
 )
 
 // loadLayout reads the layout once: the layers are ~70 MB uncompressed.

@@ -7,25 +7,22 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
 // repoRoot is the main module, two directories up.
 var repoRoot = filepath.Join("..", "..")
 
-// TestMain makes sure the image under test exists: `make image-test` builds
-// it and passes IMAGE_LAYOUT and the values it was built with; a plain
-// `go test` here runs `make image` first and asks make for the same values,
-// so either way what is tested is what make image built.
-func TestMain(m *testing.M) {
-	if os.Getenv("IMAGE_LAYOUT") == "" {
-		if err := makeImage(); err != nil {
-			fmt.Fprintln(os.Stderr, "make image:", err)
-			os.Exit(1)
-		}
-	}
-	os.Exit(m.Run())
-}
+// imageOnce makes sure the image under test exists: `make image-test`
+// builds it and passes IMAGE_LAYOUT and the values it was built with; a
+// plain `go test` here runs `make image` the first time a test needs the
+// image and asks make for the same values, so either way what is tested is
+// what make image built.
+var (
+	imageOnce sync.Once
+	imageErr  error
+)
 
 func makeImage() error {
 	build := exec.Command("make", "-C", repoRoot, "--no-print-directory", "image")
@@ -56,6 +53,14 @@ type built struct {
 
 func builtImage(t *testing.T) built {
 	t.Helper()
+	imageOnce.Do(func() {
+		if os.Getenv("IMAGE_LAYOUT") == "" {
+			imageErr = makeImage()
+		}
+	})
+	if imageErr != nil {
+		t.Fatalf("make image: %v", imageErr)
+	}
 	b := built{
 		layout:   os.Getenv("IMAGE_LAYOUT"),
 		ref:      os.Getenv("IMAGE_REF"),
