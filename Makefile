@@ -82,8 +82,8 @@ image-test: image ## Build the image and check it: config, labels, both binaries
 image-docker: ## The same image with a Docker engine (this host's platform), tagged $(IMG).
 	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) --build-arg CREATED=$(CREATED) -t $(IMG) .
 
-image-push: image ## Push _output/image (both platforms) to $(IMG); log in with `go -C hack/image tool crane auth login`.
-	go -C hack/image tool crane push --index $(abspath $(IMAGE_DIR)) $(IMG)
+image-push: ## Push what make image built (both platforms) to $(IMG); log in first with `go -C hack/image tool crane auth login`.
+	go -C hack/image tool crane push $(abspath $(IMAGE_DIR)) $(IMG)
 
 KUSTOMIZATION ?= deploy/base/kustomization.yaml
 set-image: ## Point deploy/base at $(IMG) (at a release: make set-image VERSION=vX.Y.Z).
