@@ -15,6 +15,7 @@ REGISTRY ?= ghcr.io/endpoints-controller
 IMG ?= $(REGISTRY)/endpoints-controller:$(VERSION)
 IMAGE_PLATFORMS ?= linux/amd64 linux/arm64
 IMAGE_DIR := _output/image
+IMAGE_BIN := _output/image-bin
 # The commit's time: the same commit builds the same image, byte for byte.
 CREATED ?= $(shell TZ=UTC0 git log -1 --date=format-local:%Y-%m-%dT%H:%M:%SZ --format=%cd 2>/dev/null || echo 1970-01-01T00:00:00Z)
 # What make image built, for hack/image's tests.
@@ -68,10 +69,10 @@ bench: build ## Side-by-side benchmarks with the built-in (~30 min on 2 cores; B
 
 image: ## Build the image $(IMG) for $(IMAGE_PLATFORMS) into _output/image (OCI layout; no Docker needed).
 	for p in $(IMAGE_PLATFORMS); do \
-		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO_BUILD) -o _output/image-bin/$${p%/*}_$${p#*/}/endpoints-controller ./cmd/endpoints-controller; \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO_BUILD) -o $(IMAGE_BIN)/$${p%/*}_$${p#*/}/endpoints-controller ./cmd/endpoints-controller; \
 	done
 	go -C hack/image run . -o $(abspath $(IMAGE_DIR)) -ref $(IMG) -version $(VERSION) -revision $(REVISION) \
-		-created $(CREATED) -binaries $(abspath _output/image-bin) -platforms $$(echo $(IMAGE_PLATFORMS) | tr ' ' ,)
+		-created $(CREATED) -binaries $(abspath $(IMAGE_BIN)) -platforms $$(echo $(IMAGE_PLATFORMS) | tr ' ' ,)
 
 image-env: ## Print what make image builds, as the environment hack/image's tests read.
 	@echo $(IMAGE_ENV)
@@ -91,4 +92,4 @@ set-image: ## Point deploy/base at $(IMG) (at a release: make set-image VERSION=
 	rm $(KUSTOMIZATION).bak
 
 clean: ## Remove build outputs (keeps the testbin cache).
-	rm -rf bin _output/image _output/image-bin
+	rm -rf bin $(IMAGE_DIR) $(IMAGE_BIN)
