@@ -108,6 +108,8 @@ type Controller struct {
 	selectors    *selectorIndex
 	written      *writtenTracker
 	triggerTimes *triggerTimes
+	// failedWrites carries a failed write's trigger time to its retry.
+	failedWrites *failedWrites
 	// states times, per Service, changes from their observation to the
 	// write that reflects them, and the waits in the queue.
 	states *syncStates
@@ -145,6 +147,7 @@ func New(client kubernetes.Interface, inf *Informers, opts Options) (*Controller
 		selectors:    newSelectorIndex(),
 		written:      newWrittenTracker(opts.Clock),
 		triggerTimes: newTriggerTimes(),
+		failedWrites: newFailedWrites(),
 		states:       newSyncStates(opts.Clock),
 		broadcaster:  broadcaster,
 		recorder:     broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: ControllerName}),

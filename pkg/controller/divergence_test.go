@@ -164,3 +164,99 @@ func TestDivergence_TerminalPodWhileReady(t *testing.T) {
 		t.Fatalf("the terminal pod is still listed: %+v", ep.Subsets)
 	}
 }
+
+// A write that fails keeps its trigger time: the retry's write carries the
+// earliest change it reflects, the failed attempt's included. The built-in
+// computes the trigger time before writing and its tracker then holds the
+// new state, so its retry, seeing no change, writes none.
+func TestDivergence_FailedWriteKeepsTriggerTime(t *testing.T) {
+	created := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	svc := testService()
+	svc.CreationTimestamp = metav1.NewTime(created)
+	pod := testPod("a", "10.0.0.1", false)
+	pod.Status.Conditions[0].LastTransitionTime = metav1.NewTime(created.Add(time.Second))
+
+	// The built-in's tracker: the retry computes the same state again and
+	// gets no trigger time, so the built-in's retry writes no annotation.
+	builtin := endpointsliceutil.NewTriggerTimeTracker()
+	if got := builtin.ComputeEndpointLastChangeTriggerTime("ns", svc, []*v1.Pod{pod}); !got.Equal(created) {
+		t.Fatalf("built-in's first computation = %v, want the Service's creation %v", got, created)
+	}
+	if got := builtin.ComputeEndpointLastChangeTriggerTime("ns", svc, []*v1.Pod{pod}); !got.IsZero() {
+		t.Fatalf("built-in's retry computes trigger time %v: it no longer loses it", got)
+	}
+
+	h := newHarness(t, svc, pod)
+	failNext := map[string]error{ // verb → the error its next call fails with
+		"create": apierrors.NewInternalError(errors.New("etcd down")),
+	}
+	h.client.PrependReactor("*", "endpoints", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if err := failNext[a.GetVerb()]; err != nil {
+			delete(failNext, a.GetVerb())
+			return true, nil, err
+		}
+		return false, nil, nil
+	})
+	annotation := func() string {
+		t.Helper()
+		ep, err := h.client.CoreV1().Endpoints("ns").Get(context.Background(), "web", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.cache(ep) // as the informer would
+		return ep.Annotations[v1.EndpointsLastChangeTriggerTime]
+	}
+	syncFailsThenHeals := func(what string) {
+		t.Helper()
+		if err := h.sync("ns/web"); err == nil {
+			t.Fatalf("%s: the failing write succeeded", what)
+		}
+		if err := h.sync("ns/web"); err != nil {
+			t.Fatalf("%s: retry: %v", what, err)
+		}
+	}
+
+	// The first write, a create, fails; its retry carries the Service's
+	// creation.
+	syncFailsThenHeals("create")
+	if got, want := annotation(), created.Format(time.RFC3339Nano); got != want {
+		t.Fatalf("retried create: trigger time %q, want the Service's creation %q", got, want)
+	}
+
+	// The pod turns ready; the update fails with a conflict, and its retry
+	// carries the pod's Ready transition.
+	ready := pod.DeepCopy()
+	ready.ResourceVersion = "2"
+	readyAt := created.Add(time.Minute)
+	ready.Status.Conditions[0] = v1.PodCondition{Type: v1.PodReady, Status: v1.ConditionTrue, LastTransitionTime: metav1.NewTime(readyAt)}
+	h.cache(ready)
+	failNext["update"] = apierrors.NewConflict(v1.Resource("endpoints"), "web", errors.New("changed meanwhile"))
+	syncFailsThenHeals("update")
+	if got, want := annotation(), readyAt.Format(time.RFC3339Nano); got != want {
+		t.Fatalf("retried update: trigger time %q, want the pod's Ready transition %q", got, want)
+	}
+
+	// Written: nothing is kept for the Service any more.
+	if n := h.c.failedWrites.len(); n != 0 {
+		t.Fatalf("%d trigger times kept after the writes succeeded", n)
+	}
+
+	// Nor once the Service is gone, its last write having failed.
+	unready := ready.DeepCopy()
+	unready.ResourceVersion = "3"
+	unready.Status.Conditions[0] = v1.PodCondition{Type: v1.PodReady, Status: v1.ConditionFalse, LastTransitionTime: metav1.NewTime(readyAt.Add(time.Minute))}
+	h.cache(unready)
+	failNext["update"] = apierrors.NewInternalError(errors.New("etcd down"))
+	if err := h.sync("ns/web"); err == nil || h.c.failedWrites.len() != 1 {
+		t.Fatalf("failing update: err %v, %d trigger times kept", err, h.c.failedWrites.len())
+	}
+	if err := h.c.svcIndex.Delete(svc); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.sync("ns/web"); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.c.failedWrites.len(); n != 0 {
+		t.Fatalf("%d trigger times kept for a deleted Service", n)
+	}
+}

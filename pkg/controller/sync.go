@@ -46,35 +46,64 @@ func (c *Controller) syncService(ctx context.Context, key string) (syncResult, e
 	defer func() {
 		logger.V(4).Info("Finished syncing service endpoints", "service", key, "duration", time.Since(start))
 	}()
-	w, err := c.plan(ctx, key, time.Time{})
-	if w == nil || err != nil {
-		return noop, err
+	// A failed write's trigger time is kept until a write succeeds or a
+	// sync finds nothing to write, so that the retry's write carries it.
+	failed := c.failedWrites.get(key)
+	res, keep, err := c.reconcile(ctx, key, failed)
+	if err == nil {
+		keep = time.Time{}
+	}
+	if !keep.Equal(failed) {
+		c.failedWrites.set(key, keep)
+	}
+	return res, err
+}
+
+// reconcile is syncService's work. carried is the trigger time of the
+// Service's last failed write (zero: none); on error, keep is the trigger
+// time the retry's write must carry.
+func (c *Controller) reconcile(ctx context.Context, key string, carried time.Time) (res syncResult, keep time.Time, err error) {
+	w, err := c.plan(ctx, key, carried)
+	if err != nil {
+		return noop, carried, err
+	}
+	if w == nil {
+		return noop, time.Time{}, nil
 	}
 	if w.gone {
-		return goneNoop, nil
+		return goneNoop, time.Time{}, nil
 	}
 	if l := c.opts.WriteLimiter; l != nil && !l.TryAccept() {
 		// Rate-limited: compute again once allowed to write, so that the
 		// write carries every change made while it waited instead of
 		// leaving them to another write.
 		if err := l.Wait(ctx); err != nil {
-			return noop, err
+			return noop, w.trigger, err
 		}
 		// The changes observed meanwhile are in the cache already: the
 		// write reflects them too.
 		c.states.retake(key)
-		if w, err = c.plan(ctx, key, w.trigger); w == nil || err != nil {
-			return noop, err
+		next, err := c.plan(ctx, key, w.trigger)
+		if err != nil {
+			return noop, w.trigger, err
 		}
-		if w.gone {
-			return goneNoop, nil
+		if next == nil {
+			return noop, time.Time{}, nil
 		}
+		if next.gone {
+			return goneNoop, time.Time{}, nil
+		}
+		w = next
 	}
 	if w.delete {
-		return c.deleteEndpoints(ctx, key, w.ns, w.name)
+		// The Service is gone: a Service made again under its name starts
+		// afresh, with nothing carried.
+		res, err := c.deleteEndpoints(ctx, key, w.ns, w.name)
+		return res, time.Time{}, err
 	}
-	logger.V(4).Info("Writing endpoints", "service", key, "ready", w.ready, "notReady", w.notReady, "create", w.create)
-	return c.write(ctx, key, w.svc, w.create, w.ep)
+	klog.FromContext(ctx).V(4).Info("Writing endpoints", "service", key, "ready", w.ready, "notReady", w.notReady, "create", w.create)
+	res, err = c.write(ctx, key, w.svc, w.create, w.ep)
+	return res, w.trigger, err
 }
 
 // pendingWrite is what a sync has to write.

@@ -1,11 +1,15 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	clocktesting "k8s.io/utils/clock/testing"
 
@@ -98,4 +102,63 @@ func TestDivergence_TerminalPodWhileReady(t *testing.T) {
 		t.Fatalf("the API server did not keep the pod ready and failed: %+v", p.Status)
 	}
 	e.waitIPs("web", []string{"10.0.0.2"}, nil)
+}
+
+// A create the API server refuses (a quota allowing no Endpoints) is
+// retried, and the Endpoints it finally writes carry the trigger time of
+// the change the failed write was for: the Service's creation, its first
+// sync. The built-in's tracker has moved on by the retry, which writes no
+// trigger time.
+func TestDivergence_FailedWriteKeepsTriggerTime(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	quotas := e.cs.CoreV1().ResourceQuotas(e.ns)
+	none := v1.ResourceList{"count/endpoints": resource.MustParse("0")}
+	quota, err := quotas.Create(ctx, &v1.ResourceQuota{
+		ObjectMeta: metav1.ObjectMeta{Name: "no-endpoints"},
+		Spec:       v1.ResourceQuotaSpec{Hard: none},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No quota controller runs: write the status it would.
+	quota.Status = v1.ResourceQuotaStatus{Hard: none, Used: v1.ResourceList{"count/endpoints": resource.MustParse("0")}}
+	if _, err := quotas.UpdateStatus(ctx, quota, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Enforced once the API server's quota admission has seen it.
+	framework.Eventually(t, 30*time.Second, func() error {
+		probe := &v1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "probe"}}
+		_, err := e.cs.CoreV1().Endpoints(e.ns).Create(ctx, probe, metav1.CreateOptions{})
+		if apierrors.IsForbidden(err) {
+			return nil
+		}
+		if err == nil {
+			_ = e.cs.CoreV1().Endpoints(e.ns).Delete(ctx, probe.Name, metav1.DeleteOptions{})
+		}
+		return fmt.Errorf("creating Endpoints under the quota: %v", err)
+	})
+
+	e.startController(controller.Options{MaxRetryDelay: time.Second})
+	e.createPod("a", app("web"), []string{"10.0.0.1"}, true)
+	svc := e.createService(service("web", port("", 80, intstr.FromInt32(80), v1.ProtocolTCP)))
+	framework.Eventually(t, 30*time.Second, func() error {
+		evs, err := e.cs.CoreV1().Events(e.ns).List(ctx, metav1.ListOptions{FieldSelector: "reason=FailedToCreateEndpoint"})
+		if err != nil || len(evs.Items) == 0 {
+			return fmt.Errorf("no FailedToCreateEndpoint event yet (%v)", err)
+		}
+		return nil
+	})
+	if _, err := e.getEndpoints("web"); !apierrors.IsNotFound(err) {
+		t.Fatalf("Endpoints written under the quota: %v", err)
+	}
+	if err := quotas.Delete(ctx, quota.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	ep := e.waitIPs("web", []string{"10.0.0.1"}, nil)
+	want := svc.CreationTimestamp.UTC().Format(time.RFC3339Nano)
+	if got := ep.Annotations[v1.EndpointsLastChangeTriggerTime]; got != want {
+		t.Fatalf("retried create: trigger time %q, want the Service's creation %q", got, want)
+	}
 }
