@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -143,7 +142,12 @@ func run(ctx context.Context, o *options) error {
 	}
 	klog.InfoS("Starting", "version", version.Version, "gomaxprocs", runtime.GOMAXPROCS(0), "revision", version.Revision, "leaderElect", o.leaderElection.LeaderElect, "http2", o.http2, "deadConnectionTimeout", o.deadConnTimeout, "shadow", o.shadow)
 
-	inf := controller.NewInformers(client, "", controller.Decoder(o.podDecoder))
+	m.SetScope(o.scope.NamespacesLabel(), o.scope.ExcludeLabel(), o.scope.SelectorLabel())
+	if !o.scope.IsZero() {
+		klog.InfoS("Serving a scope", "namespaces", o.scope.NamespacesLabel(), "excludeNamespaces", o.scope.ExcludeLabel(),
+			"serviceSelector", o.scope.SelectorLabel(), "lease", o.leaderElection.ResourceName)
+	}
+	inf := controller.NewScopedInformers(client, o.scope, controller.Decoder(o.podDecoder))
 	c, err := controller.New(writeClient, inf, controller.Options{
 		Workers:      o.workers,
 		BatchPeriod:  o.batchPeriod,
@@ -181,7 +185,7 @@ func serve(ctx context.Context, o *options, m *metrics.Metrics, c *controller.Co
 		Healthz: []healthz.HealthChecker{healthz.PingHealthz},
 		Readyz: []healthz.HealthChecker{healthz.PingHealthz, healthz.NamedCheck("informer-sync", func(*http.Request) error {
 			if !c.CachesSynced() {
-				return errors.New("informer caches not synced")
+				return fmt.Errorf("informer caches not synced (scope %s)", o.scope)
 			}
 			return nil
 		})},
