@@ -16,10 +16,13 @@ import (
 	"testing"
 	"time"
 
+	authnv1 "k8s.io/api/authentication/v1"
 	v1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/endpoints-controller/endpoints-controller/test/framework"
 )
@@ -171,6 +174,79 @@ func TestScopedServiceSelector(t *testing.T) {
 	}
 }
 
+// TestScopedInstanceNeedsOnlyRoles: an instance scoped to namespaces runs
+// on Roles in those namespaces alone, its Lease's included; nothing it
+// does needs a ClusterRole (a cluster-wide request would be refused, and
+// logged). The HTTPS port's delegated authentication and authorization
+// use the admin's kubeconfig here: they need cluster-wide grants of their
+// own (README, Scoped instances).
+func TestScopedInstanceNeedsOnlyRoles(t *testing.T) {
+	ns := newNamespace(t)
+	orphan := createOrphanEndpoints(t, ns, "gone", nil)
+	kubeconfig := roleOnlyKubeconfig(t, ns)
+	c := startController(t, "--kubeconfig="+kubeconfig,
+		"--authentication-kubeconfig="+cluster.KubeconfigPath, "--authorization-kubeconfig="+cluster.KubeconfigPath,
+		"--namespaces="+ns, "--leader-elect=true", "--leader-elect-resource-namespace="+ns)
+	waitScopedLeaderIn(t, c, ns)
+	createWeb(t, ns, "web", 2)
+	waitEndpointsFollowPods(t, ns, "web", 2, 0)
+	waitEndpointsGone(t, ns, orphan.Name)
+	scale(t, ns, "web", 1)
+	waitEndpointsFollowPods(t, ns, "web", 1, 0)
+	if log := c.log(); strings.Contains(strings.ToLower(log), "forbidden") {
+		t.Errorf("a request was refused:\n%s", c.LogTail(40))
+	}
+}
+
+// roleOnlyKubeconfig is a kubeconfig of a new ServiceAccount of ns bound
+// only to a Role in ns with what a controller scoped to ns uses.
+func roleOnlyKubeconfig(t *testing.T, ns string) string {
+	t.Helper()
+	ctx, cs := t.Context(), clientset()
+	const name = "scoped-endpoints-controller"
+	if _, err := cs.CoreV1().ServiceAccounts(ns).Create(ctx, &v1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	role := &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"pods", "services"}, Verbs: []string{"list", "watch"}},
+			{APIGroups: []string{""}, Resources: []string{"endpoints"}, Verbs: []string{"list", "watch", "create", "update", "delete"}},
+			{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch", "create", "update"}},
+		},
+	}
+	if _, err := cs.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: ns, Name: name}},
+	}
+	if _, err := cs.RbacV1().RoleBindings(ns).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name,
+		&authnv1.TokenRequest{Spec: authnv1.TokenRequestSpec{ExpirationSeconds: new(int64(3600))}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := clientcmd.LoadFromFile(cluster.KubeconfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, auth := range cfg.AuthInfos {
+		auth.ClientCertificateData, auth.ClientKeyData, auth.ClientCertificate, auth.ClientKey = nil, nil, "", ""
+		auth.Token = tr.Status.Token
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // createOrphanEndpoints creates Endpoints with no Service, as the built-in
 // or this controller would have left them (managed-by label, an address).
 func createOrphanEndpoints(t *testing.T, ns, name string, extra map[string]string) *v1.Endpoints {
@@ -303,9 +379,14 @@ func meta(obj any) (string, error) {
 
 var servingScope = regexp.MustCompile(`"Serving a scope" .*lease="([^"]+)"`)
 
-// waitScopedLeader waits until c holds the Lease its scope names, as its
-// log and the Lease say, and returns the Lease's name.
+// waitScopedLeader waits until c holds the Lease its scope names in
+// kube-system, as its log and the Lease say, and returns the Lease's name.
 func waitScopedLeader(t *testing.T, c *controller) string {
+	t.Helper()
+	return waitScopedLeaderIn(t, c, "kube-system")
+}
+
+func waitScopedLeaderIn(t *testing.T, c *controller, leaseNS string) string {
 	t.Helper()
 	var lease string
 	framework.Eventually(t, 30*time.Second, func() error {
@@ -315,7 +396,7 @@ func waitScopedLeader(t *testing.T, c *controller) string {
 			return fmt.Errorf("%s: no scope logged", c.Name)
 		}
 		lease = m[1]
-		l, err := clientset().CoordinationV1().Leases("kube-system").Get(t.Context(), lease, metav1.GetOptions{})
+		l, err := clientset().CoordinationV1().Leases(leaseNS).Get(t.Context(), lease, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
