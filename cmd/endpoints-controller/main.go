@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -181,11 +182,15 @@ func run(ctx context.Context, o *options) error {
 
 // serve starts the HTTPS server, and the plain HTTP ones that are asked for.
 func serve(ctx context.Context, o *options, m *metrics.Metrics, c *controller.Controller, watchdog *leaderelection.HealthzAdaptor) error {
+	notSynced := "informer caches not synced"
+	if !o.scope.IsZero() {
+		notSynced += " (scope " + o.scope.String() + ")"
+	}
 	checks := &server.Checks{
 		Healthz: []healthz.HealthChecker{healthz.PingHealthz},
 		Readyz: []healthz.HealthChecker{healthz.PingHealthz, healthz.NamedCheck("informer-sync", func(*http.Request) error {
 			if !c.CachesSynced() {
-				return fmt.Errorf("informer caches not synced (scope %s)", o.scope)
+				return errors.New(notSynced)
 			}
 			return nil
 		})},
