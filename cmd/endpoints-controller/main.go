@@ -143,7 +143,12 @@ func run(ctx context.Context, o *options) error {
 	}
 	klog.InfoS("Starting", "version", version.Version, "gomaxprocs", runtime.GOMAXPROCS(0), "revision", version.Revision, "leaderElect", o.leaderElection.LeaderElect, "http2", o.http2, "deadConnectionTimeout", o.deadConnTimeout, "shadow", o.shadow)
 
-	inf := controller.NewInformers(client, "", controller.Decoder(o.podDecoder))
+	m.SetScope(o.scope.NamespacesLabel(), o.scope.ExcludeLabel(), o.scope.SelectorLabel())
+	if !o.scope.IsZero() {
+		klog.InfoS("Serving a scope", "namespaces", o.scope.NamespacesLabel(), "excludeNamespaces", o.scope.ExcludeLabel(),
+			"serviceSelector", o.scope.SelectorLabel(), "lease", o.leaderElection.ResourceName)
+	}
+	inf := controller.NewScopedInformers(client, o.scope, controller.Decoder(o.podDecoder))
 	c, err := controller.New(writeClient, inf, controller.Options{
 		Workers:      o.workers,
 		BatchPeriod:  o.batchPeriod,
@@ -177,11 +182,15 @@ func run(ctx context.Context, o *options) error {
 
 // serve starts the HTTPS server, and the plain HTTP ones that are asked for.
 func serve(ctx context.Context, o *options, m *metrics.Metrics, c *controller.Controller, watchdog *leaderelection.HealthzAdaptor) error {
+	notSynced := "informer caches not synced"
+	if !o.scope.IsZero() {
+		notSynced += " (scope " + o.scope.String() + ")"
+	}
 	checks := &server.Checks{
 		Healthz: []healthz.HealthChecker{healthz.PingHealthz},
 		Readyz: []healthz.HealthChecker{healthz.PingHealthz, healthz.NamedCheck("informer-sync", func(*http.Request) error {
 			if !c.CachesSynced() {
-				return errors.New("informer caches not synced")
+				return errors.New(notSynced)
 			}
 			return nil
 		})},

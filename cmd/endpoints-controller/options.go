@@ -50,6 +50,13 @@ type options struct {
 	shadow          bool
 	leaderElection  componentbaseconfig.LeaderElectionConfiguration
 
+	// The scope of a scoped instance (see scope.go); scope is built from
+	// them by validate.
+	namespaces        []string
+	excludeNamespaces []string
+	serviceSelector   string
+	scope             controller.Scope
+
 	secure *server.SecureOptions
 	// Plain HTTP, only when asked for.
 	metricsAddr string
@@ -112,6 +119,7 @@ func (o *options) flags() cliflag.NamedFlagSets {
 	fs = fss.FlagSet("endpoint controller")
 	fs.IntVar(&o.workers, "concurrent-endpoint-syncs", o.workers, "The number of endpoint syncing operations that will be done concurrently. Larger number = faster endpoint updating, but more CPU (and network) load.")
 	fs.DurationVar(&o.batchPeriod, "endpoint-updates-batch-period", o.batchPeriod, "The length of endpoint updates batching period. Processing of pod changes will be delayed by this duration to join them with potential upcoming updates and reduce the overall number of endpoints updates. Larger number = higher endpoint programming latency, but lower number of endpoints revision generated")
+	addScopeFlags(fs, o)
 
 	o.secure.AddFlags(&fss)
 
@@ -246,6 +254,7 @@ func (o *options) validate() error {
 			bad("--leader-elect-resource-lock must be %s, got %q", resourcelock.LeasesResourceLock, le.ResourceLock)
 		}
 	}
+	errs = append(errs, o.validateScope()...)
 	errs = append(errs, o.secure.Validate()...)
 	errs = append(errs, o.metrics.Validate()...)
 	if err := logsapi.Validate(o.logs, nil, nil).ToAggregate(); err != nil {

@@ -104,3 +104,111 @@ func TestBadFlagsExit2(t *testing.T) {
 		}
 	}
 }
+
+// Scope flags: every bad input is one clear message (exit 2, below); a
+// flag given empty is not the flag left out.
+func TestScopeFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // "" for valid
+	}{
+		{[]string{"--namespaces=a,b"}, ""},
+		{[]string{"--namespaces", "b", "--namespaces", "a,a"}, ""},
+		{[]string{"--exclude-namespaces=kube-system,team-b"}, ""},
+		{[]string{"--service-label-selector=team=a"}, ""},
+		{[]string{"--service-label-selector=tier in (web,api),!legacy"}, ""},
+		{[]string{"--namespaces=a", "--service-label-selector=team!=b"}, ""},
+		{[]string{"--namespaces="}, "--namespaces is given but empty"},
+		{[]string{"--namespaces=,"}, "--namespaces is given but empty"},
+		{[]string{"--exclude-namespaces="}, "--exclude-namespaces is given but empty"},
+		{[]string{"--namespaces=a,,b"}, "--namespaces has an empty entry"},
+		{[]string{"--namespaces=Team-A"}, `"Team-A" is not a valid namespace name`},
+		{[]string{"--namespaces=a.b"}, `"a.b" is not a valid namespace name`},
+		{[]string{"--exclude-namespaces=-x"}, `"-x" is not a valid namespace name`},
+		{[]string{"--namespaces=a,b", "--exclude-namespaces=b"}, `namespace "b" is both in --namespaces and in --exclude-namespaces`},
+		{[]string{"--namespaces=a", "--exclude-namespaces=b"}, "--exclude-namespaces only applies without --namespaces"},
+		{[]string{"--service-label-selector=team==a==b"}, "--service-label-selector"},
+		{[]string{"--service-label-selector=tier in (web"}, "is not a valid label selector"},
+		{[]string{"--service-label-selector="}, "--service-label-selector is given but empty"},
+	} {
+		o := newOptions()
+		if _, err := o.parse(tc.args); err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		o.complete()
+		err := o.validate()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v: unexpected error %v", tc.args, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%v: error %v, want one about %s", tc.args, err, tc.want)
+		}
+	}
+}
+
+// The Lease is named after the scope unless given: unscoped instances keep
+// "endpoints-controller"; equal scopes, however spelled, share a name;
+// different scopes do not.
+func TestLeaseNameFollowsScope(t *testing.T) {
+	name := func(args ...string) string {
+		t.Helper()
+		o := newOptions()
+		if _, err := o.parse(args); err != nil {
+			t.Fatal(err)
+		}
+		o.complete()
+		if err := o.validate(); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return o.leaderElection.ResourceName
+	}
+	if got := name(); got != "endpoints-controller" {
+		t.Errorf("unscoped: Lease %q", got)
+	}
+	a := name("--namespaces=a,b")
+	if !strings.HasPrefix(a, "endpoints-controller-") || len(a) != len("endpoints-controller-")+10 {
+		t.Errorf("scoped: Lease %q", a)
+	}
+	if b := name("--namespaces", "b", "--namespaces=a,b"); b != a {
+		t.Errorf("same scope spelled differently: %q, %q", a, b)
+	}
+	others := map[string]bool{a: true}
+	for _, args := range [][]string{
+		{"--namespaces=a"},
+		{"--exclude-namespaces=a,b"},
+		{"--namespaces=a,b", "--service-label-selector=team=a"},
+		{"--service-label-selector=team=a"},
+		{"--service-label-selector=team!=a"},
+	} {
+		n := name(args...)
+		if others[n] {
+			t.Errorf("%v: Lease %q shared with another scope", args, n)
+		}
+		others[n] = true
+	}
+	if sel1, sel2 := name("--service-label-selector=b=2,a=1"), name("--service-label-selector=a=1, b=2"); sel1 != sel2 {
+		t.Errorf("one selector, two Leases: %q, %q", sel1, sel2)
+	}
+	if got := name("--namespaces=a", "--leader-elect-resource-name=mine"); got != "mine" {
+		t.Errorf("given name: Lease %q", got)
+	}
+}
+
+func TestBadScopeFlagsExit2(t *testing.T) {
+	if os.Getenv("EC_MAIN") == "1" {
+		os.Args = append([]string{"endpoints-controller"}, strings.Fields(os.Getenv("EC_ARGS"))...)
+		main()
+		return
+	}
+	for _, args := range []string{"--namespaces=", "--namespaces=,", "--namespaces=a --exclude-namespaces=a", "--exclude-namespaces=A", "--service-label-selector=a=(b"} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestBadScopeFlagsExit2$")
+		cmd.Env = append(os.Environ(), "EC_MAIN=1", "EC_ARGS="+args)
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+			t.Errorf("%s: exit %v, want 2\n%s", args, err, out)
+		}
+		if !strings.Contains(string(out), "invalid flags") {
+			t.Errorf("%s: no clear message: %s", args, out)
+		}
+	}
+}

@@ -16,7 +16,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
-	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
@@ -97,12 +96,11 @@ type Controller struct {
 	// clients that are not REST clients.
 	rest *rest.RESTClient
 
-	services  corelisters.ServiceLister
-	svcIndex  cache.Indexer
-	podIndex  cache.Indexer
-	epIndex   cache.Indexer
-	endpoints corelisters.EndpointsLister
-	synced    []cache.InformerSynced
+	// The informers' caches, by namespace (see caches), and what they
+	// hold.
+	svcs, pods, eps caches
+	scope           Scope
+	synced          []cache.InformerSynced
 
 	queue        workqueue.TypedRateLimitingInterface[string]
 	selectors    *selectorIndex
@@ -160,12 +158,17 @@ func New(client kubernetes.Interface, inf *Informers, opts Options) (*Controller
 		c.rest = rc
 	}
 
-	c.synced = make([]cache.InformerSynced, 3)
-	c.svcIndex, c.synced[0] = inf.add(inf.services, &v1.Service{}, c.serviceHandler(), nil, trim)
-	c.podIndex, c.synced[1] = inf.add(inf.pods, inf.podType, c.podHandler(), cache.Indexers{byLabel: podLabelIndex}, trim)
-	c.epIndex, c.synced[2] = inf.add(inf.endpoints, inf.endpointsType, c.endpointsHandler(), nil, c.trimEndpointsEvent)
-	c.services = corelisters.NewServiceLister(c.svcIndex)
-	c.endpoints = corelisters.NewEndpointsLister(c.epIndex)
+	c.scope = inf.scope
+	single := len(inf.sets) == 1
+	for _, set := range inf.sets {
+		svcs, svcsSynced := inf.add(set.services, &v1.Service{}, c.serviceHandler(), nil, trim)
+		pods, podsSynced := inf.add(set.pods, inf.podType, c.podHandler(), cache.Indexers{byLabel: podLabelIndex}, trim)
+		eps, epsSynced := inf.add(set.endpoints, inf.endpointsType, c.endpointsHandler(), nil, c.trimEndpointsEvent)
+		c.svcs.add(set.namespace, svcs, single)
+		c.pods.add(set.namespace, pods, single)
+		c.eps.add(set.namespace, eps, single)
+		c.synced = append(c.synced, svcsSynced, podsSynced, epsSynced)
+	}
 	return c, nil
 }
 
@@ -240,7 +243,7 @@ func (c *Controller) resync(ctx context.Context) {
 	if !c.HasSynced() {
 		return
 	}
-	for _, key := range c.svcIndex.ListKeys() {
+	for _, key := range c.svcs.listKeys() {
 		c.enqueue(key, noTrigger, 0)
 	}
 }

@@ -62,12 +62,12 @@ func (h *harness) cache(obj runtime.Object) {
 	var err error
 	switch o := obj.(type) {
 	case *v1.Service:
-		err = h.c.svcIndex.Add(o)
+		err = h.c.svcs.one.Add(o)
 		h.c.selectors.set(o.Namespace+"/"+o.Name, o.Namespace, o.Spec.Selector) // as the handler does
 	case *v1.Pod:
-		err = h.c.podIndex.Add(cachePod(endpoints.NewPod(o))) // as trim does
+		err = h.c.pods.one.Add(cachePod(endpoints.NewPod(o))) // as trim does
 	case *v1.Endpoints:
-		err = h.c.epIndex.Add(o)
+		err = h.c.eps.one.Add(o)
 	}
 	if err != nil {
 		h.t.Fatal(err)

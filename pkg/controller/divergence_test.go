@@ -250,7 +250,7 @@ func TestDivergence_FailedWriteKeepsTriggerTime(t *testing.T) {
 	if err := h.sync("ns/web"); err == nil || h.c.failedWrites.len() != 1 {
 		t.Fatalf("failing update: err %v, %d trigger times kept", err, h.c.failedWrites.len())
 	}
-	if err := h.c.svcIndex.Delete(svc); err != nil {
+	if err := h.c.svcs.one.Delete(svc); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.sync("ns/web"); err != nil {

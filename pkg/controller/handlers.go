@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/klog/v2"
@@ -74,7 +75,7 @@ func (c *Controller) endpointsHandler() cache.ResourceEventHandler {
 		}
 		// Only Endpoints of a Service: orphans are left to the start-up
 		// sweep, as an Endpoints may be created just before its Service.
-		if _, err := c.services.Services(ep.Namespace).Get(ep.Name); err == nil {
+		if _, err := c.cachedService(ep.Namespace, ep.Name); err == nil {
 			c.enqueue(key, by, 0)
 		}
 	}
@@ -84,27 +85,57 @@ func (c *Controller) endpointsHandler() cache.ResourceEventHandler {
 		DeleteFunc: func(obj any) {
 			if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
 				c.written.forget(key)
+				if c.scope.selectsServices() {
+					// Only a cached Service's: another one's sync would
+					// cost a read of the API server and write nothing.
+					if ns, name, err := cache.SplitMetaNamespaceKey(key); err != nil || !c.hasCachedService(ns, name) {
+						return
+					}
+				}
 				c.enqueue(key, byEndpoints, 0)
 			}
 		},
 	}
 }
 
+func (c *Controller) hasCachedService(ns, name string) bool {
+	_, err := c.cachedService(ns, name)
+	return err == nil
+}
+
 // queueLeftoverEndpoints queues every existing Endpoints once at start, so
 // that those whose Service was deleted while no controller ran are removed.
 // Leader-election records are Endpoints without a Service and stay.
 func (c *Controller) queueLeftoverEndpoints(logger klog.Logger) {
-	list, err := c.endpoints.List(labelsEverything)
-	if err != nil {
-		logger.Error(err, "Listing Endpoints for the start-up sweep")
-		return
-	}
-	for _, ep := range list {
-		if _, ok := ep.Annotations[resourcelock.LeaderElectionRecordAnnotationKey]; ok {
-			continue
+	n := 0
+	c.eps.each(func(idx cache.Indexer) {
+		for _, obj := range idx.List() {
+			ep, ok := obj.(*v1.Endpoints)
+			if !ok {
+				continue
+			}
+			if _, ok := ep.Annotations[resourcelock.LeaderElectionRecordAnnotationKey]; ok {
+				continue
+			}
+			if !c.scope.ContainsNamespace(ep.Namespace) {
+				continue // never listed; a guard against a wider cache
+			}
+			// With a Service selector, an Endpoints carries its
+			// Service's labels: one the selector does not match was
+			// written for a Service of another scope (or by hand), and
+			// is left to the instance whose selector matches it. Those
+			// it matches are confirmed against the API server before a
+			// deletion (see plan).
+			if c.scope.selectsServices() && !c.scope.ServiceSelector.Matches(labels.Set(ep.Labels)) {
+				if _, err := c.cachedService(ep.Namespace, ep.Name); err != nil {
+					continue
+				}
+			}
+			c.enqueue(ep.Namespace+"/"+ep.Name, noTrigger, 0)
+			n++
 		}
-		c.enqueue(ep.Namespace+"/"+ep.Name, noTrigger, 0)
-	}
+	})
+	logger.V(2).Info("Queued existing Endpoints for the start-up sweep", "count", n)
 }
 
 func asPod(obj any) *endpoints.Pod {

@@ -12,7 +12,7 @@ import (
 )
 
 // Informers are the controller's caches of Services, pods and Endpoints:
-// all namespaces, or one (tests). They are not shared informers: nothing
+// all namespaces, or those of a Scope. They are not shared informers: nothing
 // else registers handlers here, so each calls the controller's handler
 // inline as it applies a change to its cache instead of handing every
 // event on to a listener goroutine and its buffer, and none keeps the
@@ -22,34 +22,89 @@ import (
 // lean.EncodedEndpoints, so that the echoes of this controller's writes
 // are not decoded again; with the standard one, as typed objects.
 type Informers struct {
-	services, pods, endpoints cache.ListerWatcher
-	podType, endpointsType    runtime.Object
-	decoder                   Decoder
+	// sets are the informers' list-watches: one set for all namespaces
+	// (or all but the excluded ones), or one per included namespace.
+	sets                   []informerSet
+	podType, endpointsType runtime.Object
+	decoder                Decoder
+	scope                  Scope
 
 	controllers []cache.Controller
 	running     sync.WaitGroup
 }
 
+// informerSet lists and watches the three kinds in one namespace ("":
+// all, less any excluded).
+type informerSet struct {
+	namespace                 string
+	services, pods, endpoints cache.ListerWatcher
+}
+
 // NewInformers prepares the informers; New wires them to a Controller,
 // which writes with the same decoder ("" for the default).
 func NewInformers(client kubernetes.Interface, namespace string, decoder Decoder) *Informers {
+	var scope Scope
+	if namespace != "" {
+		scope.Namespaces = []string{namespace}
+	}
+	return NewScopedInformers(client, scope, decoder)
+}
+
+// NewScopedInformers prepares informers that list and watch only what
+// scope holds, restricted by the API server: one set per included
+// namespace, field selectors leaving out excluded namespaces, and the
+// Service label selector on Services.
+func NewScopedInformers(client kubernetes.Interface, scope Scope, decoder Decoder) *Informers {
 	if decoder == "" {
 		decoder = DefaultDecoder
 	}
-	core := client.CoreV1()
-	i := &Informers{
-		decoder: decoder,
-		services: listWatch(client,
-			func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				return core.Services(namespace).List(ctx, o)
-			},
-			func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				return core.Services(namespace).Watch(ctx, o)
-			}),
+	i := &Informers{decoder: decoder, scope: scope}
+	namespaces := scope.Namespaces
+	if len(namespaces) == 0 {
+		namespaces = []string{metav1.NamespaceAll}
 	}
-	i.pods, i.podType = podListWatch(client, namespace, decoder)
-	i.endpoints, i.endpointsType = endpointsListWatch(client, namespace, decoder)
+	tweakServices, tweakOthers := scope.tweaks()
+	for _, ns := range namespaces {
+		set := informerSet{namespace: ns}
+		set.services = withOptions(servicesListWatch(client, ns), tweakServices)
+		set.pods, i.podType = podListWatch(client, ns, decoder)
+		set.pods = withOptions(set.pods, tweakOthers)
+		set.endpoints, i.endpointsType = endpointsListWatch(client, ns, decoder)
+		set.endpoints = withOptions(set.endpoints, tweakOthers)
+		i.sets = append(i.sets, set)
+	}
 	return i
+}
+
+func servicesListWatch(client kubernetes.Interface, namespace string) cache.ListerWatcher {
+	core := client.CoreV1()
+	return listWatch(client,
+		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return core.Services(namespace).List(ctx, o)
+		},
+		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return core.Services(namespace).Watch(ctx, o)
+		})
+}
+
+// withOptions narrows every list and watch of lw with tweak (nil: lw as
+// it is). It keeps what lw says of watch-list support, which the
+// reflector asks the ListerWatcher it is given.
+func withOptions(lw cache.ListerWatcher, tweak func(*metav1.ListOptions)) cache.ListerWatcher {
+	if tweak == nil {
+		return lw
+	}
+	inner := cache.ToListerWatcherWithContext(lw)
+	return cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			tweak(&o)
+			return inner.ListWithContext(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			tweak(&o)
+			return inner.WatchWithContext(ctx, o)
+		},
+	}, lw)
 }
 
 // listWatch is what the informer factory would use: the typed client's

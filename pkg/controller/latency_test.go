@@ -206,7 +206,7 @@ func TestEventToWriteLatencyByTrigger(t *testing.T) {
 	h.process()
 	expect(metrics.TriggerPod, 4*time.Millisecond)
 	h.catchUp("web")
-	if err := h.c.podIndex.Delete(cachePod(endpoints.NewPod(b))); err != nil {
+	if err := h.c.pods.one.Delete(cachePod(endpoints.NewPod(b))); err != nil {
 		t.Fatal(err)
 	}
 	h.c.onPod(endpoints.NewPod(b), nil)
@@ -242,7 +242,7 @@ func TestEventToWriteLatencyByTrigger(t *testing.T) {
 	if err := h.client.CoreV1().Endpoints("ns").Delete(context.Background(), "web", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.c.epIndex.Delete(restored); err != nil {
+	if err := h.c.eps.one.Delete(restored); err != nil {
 		t.Fatal(err)
 	}
 	h.c.endpointsHandler().OnDelete(restored)
@@ -253,14 +253,14 @@ func TestEventToWriteLatencyByTrigger(t *testing.T) {
 
 	// The Service deleted: its Endpoints deletion is measured. The
 	// deletion's own echo then finds nothing to delete.
-	if err := h.c.svcIndex.Delete(changed); err != nil {
+	if err := h.c.svcs.one.Delete(changed); err != nil {
 		t.Fatal(err)
 	}
 	h.c.serviceHandler().OnDelete(changed)
 	h.clk.Step(9 * time.Millisecond)
 	h.process()
 	expect(metrics.TriggerService, 9*time.Millisecond)
-	if err := h.c.epIndex.Delete(recreated); err != nil {
+	if err := h.c.eps.one.Delete(recreated); err != nil {
 		t.Fatal(err)
 	}
 	h.c.endpointsHandler().OnDelete(recreated)
@@ -529,7 +529,7 @@ func TestOutOfSyncAndOldestSuccessfulSync(t *testing.T) {
 
 	// Deleted: forgotten once its Endpoints are.
 	failing.Store(false)
-	if err := h.c.svcIndex.Delete(testService()); err != nil {
+	if err := h.c.svcs.one.Delete(testService()); err != nil {
 		t.Fatal(err)
 	}
 	h.c.serviceHandler().OnDelete(testService())

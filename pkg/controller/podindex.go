@@ -27,6 +27,9 @@ func podLabelIndex(obj any) ([]string, error) {
 
 // selectedPods returns the pods of ns that selector (non-empty) selects.
 func selectedPods(idx cache.Indexer, ns string, selector map[string]string) ([]*endpoints.Pod, error) {
+	if idx == nil {
+		return nil, nil // no cache holds ns: out of scope
+	}
 	var smallest []string
 	first := true
 	for k, v := range selector {

@@ -9,7 +9,6 @@ import (
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/cache"
@@ -24,8 +23,6 @@ import (
 // found nothing to write but the cache had not yet caught up with this
 // controller's last write.
 const recheckLagging = time.Second
-
-var labelsEverything = labels.Everything()
 
 // syncResult is what a sync that did not fail did.
 type syncResult struct {
@@ -130,12 +127,31 @@ func (c *Controller) plan(ctx context.Context, key string, carried time.Time) (*
 		return &pendingWrite{gone: true}, nil
 	}
 
-	svc, err := c.services.Services(ns).Get(name)
+	if !c.scope.ContainsNamespace(ns) {
+		// Never listed, so never queued by the informers: a guard.
+		c.outOfScope(ctx, key, metrics.OutOfScopeNamespace)
+		return &pendingWrite{gone: true}, nil
+	}
+	svc, err := c.cachedService(ns, name)
 	if apierrors.IsNotFound(err) {
 		c.triggerTimes.forget(key)
 		if c.opts.Shadow {
 			c.shadowForget(key)
 			return &pendingWrite{gone: true}, nil
+		}
+		if c.scope.selectsServices() {
+			switch state, err := c.liveService(ctx, ns, name); {
+			case err != nil:
+				return nil, err
+			case state == serviceOutOfScope:
+				c.written.forget(key)
+				c.outOfScope(ctx, key, metrics.OutOfScopeService)
+				return &pendingWrite{gone: true}, nil
+			case state == serviceInScope:
+				// Selected, and not cached yet: its add event comes.
+				c.enqueue(key, noTrigger, recheckLagging)
+				return nil, nil
+			}
 		}
 		return &pendingWrite{delete: true, ns: ns, name: name}, nil
 	} else if err != nil {
@@ -148,7 +164,7 @@ func (c *Controller) plan(ctx context.Context, key string, carried time.Time) (*
 		return nil, nil
 	}
 
-	pods, err := selectedPods(c.podIndex, ns, svc.Spec.Selector)
+	pods, err := selectedPods(c.pods.of(ns), ns, svc.Spec.Selector)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +173,7 @@ func (c *Controller) plan(ctx context.Context, key string, carried time.Time) (*
 	res := endpoints.Compute(svc, pods)
 	desired := endpoints.Desire(svc, res.Subsets, c.opts.ManagedBy)
 
-	cached, err := c.endpoints.Endpoints(ns).Get(name)
+	cached, err := c.cachedEndpoints(ns, name)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return nil, err
 	}

@@ -95,6 +95,7 @@ type Metrics struct {
 	leader       prometheus.Gauge
 	shadowGauge  prometheus.Gauge
 	shadowDiffs  *prometheus.CounterVec
+	scope        scopeMetrics
 }
 
 // New returns the controller's metrics registered in a fresh registry (the
@@ -175,6 +176,8 @@ func New() *Metrics {
 	})
 	m.Registry.MustRegister(m.syncDuration, m.syncs, m.eventToWrite, m.queueWait, outOfSync, oldest,
 		m.leader, m.shadowGauge, m.shadowDiffs, newBuildInfo())
+	m.scope = newScopeMetrics()
+	m.Registry.MustRegister(m.scope.collectors()...)
 	return m
 }
 
