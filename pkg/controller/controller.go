@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/time/rate"
 	v1 "k8s.io/api/core/v1"
+	discovery "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -97,17 +98,21 @@ type Controller struct {
 	// clients that are not REST clients.
 	rest *rest.RESTClient
 
-	services  corelisters.ServiceLister
-	svcIndex  cache.Indexer
-	podIndex  cache.Indexer
-	epIndex   cache.Indexer
-	endpoints corelisters.EndpointsLister
-	synced    []cache.InformerSynced
+	services corelisters.ServiceLister
+	svcIndex cache.Indexer
+	podIndex cache.Indexer
+	// sliceIndex replaces podIndex with the EndpointSlice source.
+	sliceIndex cache.Indexer
+	epIndex    cache.Indexer
+	endpoints  corelisters.EndpointsLister
+	synced     []cache.InformerSynced
 
 	queue        workqueue.TypedRateLimitingInterface[string]
 	selectors    *selectorIndex
 	written      *writtenTracker
 	triggerTimes *triggerTimes
+	// sliceTriggers replaces triggerTimes with the EndpointSlice source.
+	sliceTriggers *sliceTriggerTimes
 	// failedWrites carries a failed write's trigger time to its retry.
 	failedWrites *failedWrites
 	// states times, per Service, changes from their observation to the
@@ -162,7 +167,12 @@ func New(client kubernetes.Interface, inf *Informers, opts Options) (*Controller
 
 	c.synced = make([]cache.InformerSynced, 3)
 	c.svcIndex, c.synced[0] = inf.add(inf.services, &v1.Service{}, c.serviceHandler(), nil, trim)
-	c.podIndex, c.synced[1] = inf.add(inf.pods, inf.podType, c.podHandler(), cache.Indexers{byLabel: podLabelIndex}, trim)
+	if inf.slices != nil {
+		c.sliceTriggers = newSliceTriggerTimes()
+		c.sliceIndex, c.synced[1] = inf.add(inf.slices, &discovery.EndpointSlice{}, c.sliceHandler(), cache.Indexers{sliceByService: sliceServiceIndex}, trimSlice)
+	} else {
+		c.podIndex, c.synced[1] = inf.add(inf.pods, inf.podType, c.podHandler(), cache.Indexers{byLabel: podLabelIndex}, trim)
+	}
 	c.epIndex, c.synced[2] = inf.add(inf.endpoints, inf.endpointsType, c.endpointsHandler(), nil, c.trimEndpointsEvent)
 	c.services = corelisters.NewServiceLister(c.svcIndex)
 	c.endpoints = corelisters.NewEndpointsLister(c.epIndex)

@@ -25,6 +25,8 @@ type Informers struct {
 	services, pods, endpoints cache.ListerWatcher
 	podType, endpointsType    runtime.Object
 	decoder                   Decoder
+	// slices replaces pods with --source=endpointslices (WithEndpointSlices).
+	slices cache.ListerWatcher
 
 	controllers []cache.Controller
 	running     sync.WaitGroup
