@@ -98,21 +98,22 @@ type Controller struct {
 	// clients that are not REST clients.
 	rest *rest.RESTClient
 
-	services corelisters.ServiceLister
-	svcIndex cache.Indexer
-	podIndex cache.Indexer
-	// sliceIndex replaces podIndex with the EndpointSlice source.
-	sliceIndex cache.Indexer
-	epIndex    cache.Indexer
-	endpoints  corelisters.EndpointsLister
-	synced     []cache.InformerSynced
+	services  corelisters.ServiceLister
+	svcIndex  cache.Indexer
+	podIndex  cache.Indexer
+	epIndex   cache.Indexer
+	endpoints corelisters.EndpointsLister
+	synced    []cache.InformerSynced
+
+	// sliceIndex and sliceTriggers replace podIndex and triggerTimes with
+	// the EndpointSlice source.
+	sliceIndex    cache.Indexer
+	sliceTriggers *sliceTriggerTimes
 
 	queue        workqueue.TypedRateLimitingInterface[string]
 	selectors    *selectorIndex
 	written      *writtenTracker
 	triggerTimes *triggerTimes
-	// sliceTriggers replaces triggerTimes with the EndpointSlice source.
-	sliceTriggers *sliceTriggerTimes
 	// failedWrites carries a failed write's trigger time to its retry.
 	failedWrites *failedWrites
 	// states times, per Service, changes from their observation to the
