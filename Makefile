@@ -25,7 +25,7 @@ BIN := bin/endpoints-controller
 TESTBIN = $(shell hack/install-testbin.sh | tail -n1)
 GO_TEST_FLAGS ?=
 
-.PHONY: all build test unit integration e2e parity consumers vet fmt testbin run bench image image-env image-test image-docker image-push set-image clean help
+.PHONY: all build test unit integration e2e parity parity-slices consumers vet fmt testbin run bench image image-env image-test image-docker image-push set-image clean help
 
 all: build
 
@@ -54,6 +54,8 @@ test: vet build image-test ## Every test: unit, integration, parity, e2e and con
 	@# The suites that prove Endpoints again, with the non-default pod decoder.
 	ENDPOINTS_CONTROLLER_TEST_POD_DECODER=standard TESTBIN_DIR=$(TESTBIN) \
 		go test -count=1 $(GO_TEST_FLAGS) -p 1 -timeout 30m ./test/integration/... ./test/parity/...
+	@# The differential suite with ours reading EndpointSlices (~40 s).
+	$(MAKE) --no-print-directory parity-slices PARITY_FLAGS=
 	@# Consumers of Endpoints, in their own module (Prometheus' dependencies).
 	cd test/consumers && go vet ./... && TESTBIN_DIR=$(TESTBIN) go test -count=1 $(GO_TEST_FLAGS) -timeout 10m ./...
 
@@ -62,6 +64,11 @@ integration: build ## Integration tests only.
 
 parity: build ## Differential test against the built-in controller.
 	TESTBIN_DIR=$(TESTBIN) go test -count=1 $(GO_TEST_FLAGS) -timeout 20m -v -run Parity ./test/parity/...
+
+PARITY_FLAGS ?= -v
+parity-slices: ## The differential test with --source=endpointslices, beside the built-in EndpointSlice controller (~40 s).
+	ENDPOINTS_CONTROLLER_TEST_SOURCE=endpointslices TESTBIN_DIR=$(TESTBIN) \
+		go test -count=1 $(GO_TEST_FLAGS) -timeout 10m $(PARITY_FLAGS) -run 'TestParity$$' ./test/parity/
 
 consumers: ## Prometheus' Kubernetes SD (role endpoints) reads the same with the built-in and ours (own module: test/consumers).
 	cd test/consumers && go vet ./... && TESTBIN_DIR=$(TESTBIN) go test -count=1 $(GO_TEST_FLAGS) -timeout 10m -v ./...

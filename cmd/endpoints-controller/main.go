@@ -141,7 +141,7 @@ func run(ctx context.Context, o *options) error {
 	if err != nil {
 		return err
 	}
-	klog.InfoS("Starting", "version", version.Version, "gomaxprocs", runtime.GOMAXPROCS(0), "revision", version.Revision, "leaderElect", o.leaderElection.LeaderElect, "http2", o.http2, "deadConnectionTimeout", o.deadConnTimeout, "shadow", o.shadow)
+	klog.InfoS("Starting", "version", version.Version, "gomaxprocs", runtime.GOMAXPROCS(0), "revision", version.Revision, "leaderElect", o.leaderElection.LeaderElect, "http2", o.http2, "deadConnectionTimeout", o.deadConnTimeout, "shadow", o.shadow, "source", o.source)
 
 	m.SetScope(o.scope.NamespacesLabel(), o.scope.ExcludeLabel(), o.scope.SelectorLabel())
 	if !o.scope.IsZero() {
@@ -149,6 +149,9 @@ func run(ctx context.Context, o *options) error {
 			"serviceSelector", o.scope.SelectorLabel(), "lease", o.leaderElection.ResourceName)
 	}
 	inf := controller.NewScopedInformers(client, o.scope, controller.Decoder(o.podDecoder))
+	if controller.Source(o.source) == controller.SourceEndpointSlices {
+		inf.WithEndpointSlices(client)
+	}
 	c, err := controller.New(writeClient, inf, controller.Options{
 		Workers:      o.workers,
 		BatchPeriod:  o.batchPeriod,

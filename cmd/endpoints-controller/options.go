@@ -35,6 +35,7 @@ type options struct {
 	kubeAPIBurst    int
 	contentType     string
 	podDecoder      string
+	source          string
 	compression     bool
 	http2           bool
 	deadConnTimeout time.Duration
@@ -75,6 +76,7 @@ func newOptions() *options {
 		kubeAPIBurst:    30,
 		contentType:     "application/vnd.kubernetes.protobuf",
 		podDecoder:      string(controller.DefaultDecoder),
+		source:          string(controller.SourcePods),
 		http2:           true,
 		deadConnTimeout: 6 * time.Second,
 		workers:         5,
@@ -108,6 +110,7 @@ func (o *options) flags() cliflag.NamedFlagSets {
 	fs.BoolVar(&o.contentionProf, "contention-profiling", o.contentionProf, "Enable block profiling, if profiling is enabled.")
 	componentbaseoptions.BindLeaderElectionFlags(&o.leaderElection, fs)
 	fs.StringVar(&o.podDecoder, "pod-decoder", o.podDecoder, "How pods and Endpoints are read and written: lean decodes protobuf straight into the few fields the controller keeps and does not decode again the Endpoints it wrote (less CPU and garbage, hand-written decoding fuzzed against the standard one); standard uses client-go's typed objects and trims them in the cache (the reference path, more CPU and garbage per pod event and write).")
+	fs.StringVar(&o.source, "source", o.source, "Where a Service's pods are read from: pods (watch every pod and apply the Endpoints rules) or endpointslices (derive the Endpoints from the EndpointSlices the built-in EndpointSlice controller keeps, labelled endpointslice.kubernetes.io/managed-by=endpointslice-controller.k8s.io: no pod is listed, watched or cached; needs list/watch on discovery.k8s.io endpointslices and the EndpointSlice controller running; see the README for what differs).")
 	fs.BoolVar(&o.compression, "kube-api-compression", o.compression, "Ask the API server for gzip-compressed responses: less traffic for large lists, more CPU on both ends (watch streams are compressed too).")
 	fs.BoolVar(&o.http2, "kube-api-http2", o.http2, "Talk HTTP/2 to the API server: one connection, health-checked by pings. false: HTTP/1.1, a connection per watch and per concurrent write, which cost the controller 3-25% less CPU in A/B runs; watches then restart every 5-10s so that a dead connection is noticed.")
 	fs.DurationVar(&o.deadConnTimeout, "kube-api-dead-connection-timeout", o.deadConnTimeout, "How long a connection to the API server may stay silent before it is taken for dead and replaced (HTTP/2: ping after half of it, answer within the other half; HTTP/1.1: response headers within it, watches ended by the client this long after the server should have ended them). At least 1s, and below --leader-elect-renew-deadline, since the lease is renewed over the same connections; unless given, at most 3/5 of it.")
@@ -196,6 +199,9 @@ func (o *options) validate() error {
 	}
 	if _, err := controller.ParseDecoder(o.podDecoder); err != nil {
 		bad("--pod-decoder must be lean or standard, got %q", o.podDecoder)
+	}
+	if _, err := controller.ParseSource(o.source); err != nil {
+		bad("--source must be pods or endpointslices, got %q", o.source)
 	}
 	switch o.contentType {
 	case "application/vnd.kubernetes.protobuf", "application/json":

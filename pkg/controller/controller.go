@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/time/rate"
 	v1 "k8s.io/api/core/v1"
+	discovery "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -102,6 +103,11 @@ type Controller struct {
 	scope           Scope
 	synced          []cache.InformerSynced
 
+	// slices and sliceTriggers replace pods and triggerTimes with the
+	// EndpointSlice source.
+	slices        caches
+	sliceTriggers *sliceTriggerTimes
+
 	queue        workqueue.TypedRateLimitingInterface[string]
 	selectors    *selectorIndex
 	written      *writtenTracker
@@ -162,12 +168,22 @@ func New(client kubernetes.Interface, inf *Informers, opts Options) (*Controller
 	single := len(inf.sets) == 1
 	for _, set := range inf.sets {
 		svcs, svcsSynced := inf.add(set.services, &v1.Service{}, c.serviceHandler(), nil, trim)
-		pods, podsSynced := inf.add(set.pods, inf.podType, c.podHandler(), cache.Indexers{byLabel: podLabelIndex}, trim)
-		eps, epsSynced := inf.add(set.endpoints, inf.endpointsType, c.endpointsHandler(), nil, c.trimEndpointsEvent)
 		c.svcs.add(set.namespace, svcs, single)
-		c.pods.add(set.namespace, pods, single)
+		if set.slices != nil {
+			slices, slicesSynced := inf.add(set.slices, &discovery.EndpointSlice{}, c.sliceHandler(), cache.Indexers{sliceByService: sliceServiceIndex}, trimSlice)
+			c.slices.add(set.namespace, slices, single)
+			c.synced = append(c.synced, slicesSynced)
+		} else {
+			pods, podsSynced := inf.add(set.pods, inf.podType, c.podHandler(), cache.Indexers{byLabel: podLabelIndex}, trim)
+			c.pods.add(set.namespace, pods, single)
+			c.synced = append(c.synced, podsSynced)
+		}
+		eps, epsSynced := inf.add(set.endpoints, inf.endpointsType, c.endpointsHandler(), nil, c.trimEndpointsEvent)
 		c.eps.add(set.namespace, eps, single)
-		c.synced = append(c.synced, svcsSynced, podsSynced, epsSynced)
+		c.synced = append(c.synced, svcsSynced, epsSynced)
+	}
+	if inf.slices {
+		c.sliceTriggers = newSliceTriggerTimes()
 	}
 	return c, nil
 }

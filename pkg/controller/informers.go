@@ -28,6 +28,8 @@ type Informers struct {
 	podType, endpointsType runtime.Object
 	decoder                Decoder
 	scope                  Scope
+	// slices: --source=endpointslices, each set has slices and no pods.
+	slices bool
 
 	controllers []cache.Controller
 	running     sync.WaitGroup
@@ -38,6 +40,8 @@ type Informers struct {
 type informerSet struct {
 	namespace                 string
 	services, pods, endpoints cache.ListerWatcher
+	// slices replaces pods with --source=endpointslices (WithEndpointSlices).
+	slices cache.ListerWatcher
 }
 
 // NewInformers prepares the informers; New wires them to a Controller,

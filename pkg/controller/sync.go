@@ -135,6 +135,9 @@ func (c *Controller) plan(ctx context.Context, key string, carried time.Time) (*
 	svc, err := c.cachedService(ns, name)
 	if apierrors.IsNotFound(err) {
 		c.triggerTimes.forget(key)
+		if c.sliceTriggers != nil {
+			c.sliceTriggers.forget(key)
+		}
 		if c.opts.Shadow {
 			c.shadowForget(key)
 			return &pendingWrite{gone: true}, nil
@@ -164,13 +167,11 @@ func (c *Controller) plan(ctx context.Context, key string, carried time.Time) (*
 		return nil, nil
 	}
 
-	pods, err := selectedPods(c.pods.of(ns), ns, svc.Spec.Selector)
+	res, triggerTime, err := c.compute(key, ns, svc)
 	if err != nil {
 		return nil, err
 	}
-	// Computed on every sync, no-op or not, so the tracker stays current.
-	triggerTime := earliest(carried, c.triggerTimes.compute(key, svc, pods))
-	res := endpoints.Compute(svc, pods)
+	triggerTime = earliest(carried, triggerTime)
 	desired := endpoints.Desire(svc, res.Subsets, c.opts.ManagedBy)
 
 	cached, err := c.cachedEndpoints(ns, name)
@@ -204,6 +205,25 @@ func (c *Controller) plan(ctx context.Context, key string, carried time.Time) (*
 		trigger: triggerTime,
 		ready:   res.Ready, notReady: res.NotReady,
 	}, nil
+}
+
+// compute returns svc's subsets and the trigger time to write, from its
+// pods or, with the EndpointSlice source, from its slices. The trigger
+// time is computed on every sync, no-op or not, so the tracker stays
+// current.
+func (c *Controller) compute(key, ns string, svc *v1.Service) (endpoints.Result, time.Time, error) {
+	if c.sliceTriggers != nil {
+		slices, err := serviceSlices(c.slices.of(ns), key)
+		if err != nil {
+			return endpoints.Result{}, time.Time{}, err
+		}
+		return endpoints.ComputeFromSlices(svc, slices), c.sliceTriggers.compute(key, svc, slices), nil
+	}
+	pods, err := selectedPods(c.pods.of(ns), ns, svc.Spec.Selector)
+	if err != nil {
+		return endpoints.Result{}, time.Time{}, err
+	}
+	return endpoints.Compute(svc, pods), c.triggerTimes.compute(key, svc, pods), nil
 }
 
 // earliest is the earlier of two trigger times, zero meaning none.
