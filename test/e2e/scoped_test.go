@@ -183,7 +183,7 @@ func TestScopedServiceSelector(t *testing.T) {
 func TestScopedInstanceNeedsOnlyRoles(t *testing.T) {
 	ns := newNamespace(t)
 	orphan := createOrphanEndpoints(t, ns, "gone", nil)
-	kubeconfig := roleOnlyKubeconfig(t, ns)
+	kubeconfig := roleOnlyKubeconfig(t, ns, scopedRules)
 	c := startController(t, "--kubeconfig="+kubeconfig,
 		"--authentication-kubeconfig="+cluster.KubeconfigPath, "--authorization-kubeconfig="+cluster.KubeconfigPath,
 		"--namespaces="+ns, "--leader-elect=true", "--leader-elect-resource-namespace="+ns)
@@ -198,24 +198,26 @@ func TestScopedInstanceNeedsOnlyRoles(t *testing.T) {
 	}
 }
 
+// scopedRules are what a controller scoped to one namespace uses there.
+var scopedRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{""}, Resources: []string{"pods", "services"}, Verbs: []string{"list", "watch"}},
+	{APIGroups: []string{""}, Resources: []string{"endpoints"}, Verbs: []string{"list", "watch", "create", "update", "delete"}},
+	{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+	leaseRule,
+}
+
+var leaseRule = rbacv1.PolicyRule{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch", "create", "update"}}
+
 // roleOnlyKubeconfig is a kubeconfig of a new ServiceAccount of ns bound
-// only to a Role in ns with what a controller scoped to ns uses.
-func roleOnlyKubeconfig(t *testing.T, ns string) string {
+// only to a Role in ns with rules.
+func roleOnlyKubeconfig(t *testing.T, ns string, rules []rbacv1.PolicyRule) string {
 	t.Helper()
 	ctx, cs := t.Context(), clientset()
 	const name = "scoped-endpoints-controller"
 	if _, err := cs.CoreV1().ServiceAccounts(ns).Create(ctx, &v1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	role := &rbacv1.Role{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{""}, Resources: []string{"pods", "services"}, Verbs: []string{"list", "watch"}},
-			{APIGroups: []string{""}, Resources: []string{"endpoints"}, Verbs: []string{"list", "watch", "create", "update", "delete"}},
-			{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
-			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch", "create", "update"}},
-		},
-	}
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: rules}
 	if _, err := cs.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
