@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"sync"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -18,39 +17,23 @@ const sliceTriggerAnnotation = v1.EndpointsLastChangeTriggerTime
 // the earliest trigger time of the slices changed since the sync before
 // (a slice whose annotation differs from the one recorded, or a new slice), or a
 // newer creation time. It keeps each slice's last annotation per Service.
-type sliceTriggerTimes struct {
-	mu       sync.Mutex
-	services map[string]*sliceTriggers
-}
+type sliceTriggerTimes struct{ perService[sliceTriggers] }
 
 type sliceTriggers struct {
-	created time.Time
-	slices  map[string]string // slice name → its trigger-time annotation
+	creation
+	slices map[string]string // slice name → its trigger-time annotation
 }
 
 func newSliceTriggerTimes() *sliceTriggerTimes {
-	return &sliceTriggerTimes{services: map[string]*sliceTriggers{}}
+	return &sliceTriggerTimes{newPerService[sliceTriggers]()}
 }
 
 // compute records one sync of svc (key ns/name) over its slices and returns
 // the trigger time to write (zero: none). Syncs of one Service never run
 // concurrently.
 func (t *sliceTriggerTimes) compute(key string, svc *v1.Service, slices []*discovery.EndpointSlice) time.Time {
-	t.mu.Lock()
-	st := t.services[key]
-	isNew := st == nil
-	if isNew {
-		st = &sliceTriggers{}
-		t.services[key] = st
-	}
-	t.mu.Unlock()
-
-	var earliest time.Time
-	changed := func(at time.Time) {
-		if earliest.IsZero() || at.Before(earliest) {
-			earliest = at
-		}
-	}
+	st, isNew := t.record(key)
+	var first time.Time
 	next := make(map[string]string, len(slices))
 	for _, s := range slices {
 		v, ok := s.Annotations[sliceTriggerAnnotation]
@@ -62,23 +45,9 @@ func (t *sliceTriggerTimes) compute(key string, svc *v1.Service, slices []*disco
 			continue
 		}
 		if at, err := time.Parse(time.RFC3339Nano, v); err == nil {
-			changed(at)
+			first = earliest(first, at)
 		}
 	}
 	st.slices = next
-	if created := svc.CreationTimestamp.Time; created.After(st.created) {
-		changed(created)
-	}
-	st.created = svc.CreationTimestamp.Time
-	if isNew {
-		return svc.CreationTimestamp.Time
-	}
-	return earliest
-}
-
-// forget drops what is known of a deleted Service.
-func (t *sliceTriggerTimes) forget(key string) {
-	t.mu.Lock()
-	delete(t.services, key)
-	t.mu.Unlock()
+	return st.settle(svc, isNew, first)
 }

@@ -18,14 +18,11 @@ import (
 // time. Per Service it keeps one time per pod, in a slice sorted by pod
 // name (a map per Service cost several times more memory), replaced only
 // when a sync sees a change.
-type triggerTimes struct {
-	mu       sync.Mutex
-	services map[string]*serviceTriggers
-}
+type triggerTimes struct{ perService[serviceTriggers] }
 
 type serviceTriggers struct {
-	created time.Time
-	pods    []podTrigger // by name: each pod's last Ready transition
+	creation
+	pods []podTrigger // by name: each pod's last Ready transition
 }
 
 type podTrigger struct {
@@ -33,29 +30,14 @@ type podTrigger struct {
 	at   time.Time
 }
 
-func newTriggerTimes() *triggerTimes {
-	return &triggerTimes{services: map[string]*serviceTriggers{}}
-}
+func newTriggerTimes() *triggerTimes { return &triggerTimes{newPerService[serviceTriggers]()} }
 
 // compute records one sync of svc (key ns/name) over its selected pods and
 // returns the trigger time to write (zero: none). Syncs of one Service
 // never run concurrently.
 func (t *triggerTimes) compute(key string, svc *v1.Service, pods []*endpoints.Pod) time.Time {
-	t.mu.Lock()
-	st := t.services[key]
-	isNew := st == nil
-	if isNew {
-		st = &serviceTriggers{}
-		t.services[key] = st
-	}
-	t.mu.Unlock()
-
-	var earliest time.Time
-	changed := func(at time.Time) {
-		if earliest.IsZero() || at.Before(earliest) {
-			earliest = at
-		}
-	}
+	st, isNew := t.record(key)
+	var first time.Time
 	recorded, same := 0, true
 	for _, pod := range pods {
 		at := pod.ReadySince.Time
@@ -65,7 +47,7 @@ func (t *triggerTimes) compute(key string, svc *v1.Service, pods []*endpoints.Po
 		recorded++
 		prev, found := st.lookup(pod.Name)
 		if at.After(prev) {
-			changed(at)
+			first = earliest(first, at)
 		}
 		same = same && found && at.Equal(prev)
 	}
@@ -79,14 +61,7 @@ func (t *triggerTimes) compute(key string, svc *v1.Service, pods []*endpoints.Po
 		slices.SortFunc(next, func(a, b podTrigger) int { return strings.Compare(a.name, b.name) })
 		st.pods = next
 	}
-	if created := svc.CreationTimestamp.Time; created.After(st.created) {
-		changed(created)
-	}
-	st.created = svc.CreationTimestamp.Time
-	if isNew {
-		return svc.CreationTimestamp.Time
-	}
-	return earliest
+	return st.settle(svc, isNew, first)
 }
 
 // lookup returns the Ready transition recorded for pod name.
@@ -98,9 +73,46 @@ func (st *serviceTriggers) lookup(name string) (time.Time, bool) {
 	return st.pods[i].at, true
 }
 
+// perService is a trigger-time tracker's record of each Service, by key.
+type perService[T any] struct {
+	mu       sync.Mutex
+	services map[string]*T
+}
+
+func newPerService[T any]() perService[T] { return perService[T]{services: map[string]*T{}} }
+
+// record returns the record of Service key, new (and added) if none was.
+func (p *perService[T]) record(key string) (rec *T, isNew bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if rec = p.services[key]; rec == nil {
+		rec, isNew = new(T), true
+		p.services[key] = rec
+	}
+	return rec, isNew
+}
+
 // forget drops what is known of a deleted Service.
-func (t *triggerTimes) forget(key string) {
-	t.mu.Lock()
-	delete(t.services, key)
-	t.mu.Unlock()
+func (p *perService[T]) forget(key string) {
+	p.mu.Lock()
+	delete(p.services, key)
+	p.mu.Unlock()
+}
+
+// creation is the Service creation time a tracker saw at its last sync.
+type creation struct{ created time.Time }
+
+// settle records svc's creation time and returns the sync's trigger time:
+// the creation at a Service's first sync, else the earlier of first (the
+// changes seen; zero: none) and a creation newer than the one recorded.
+func (c *creation) settle(svc *v1.Service, isNew bool, first time.Time) time.Time {
+	created := svc.CreationTimestamp.Time
+	if created.After(c.created) {
+		first = earliest(first, created)
+	}
+	c.created = created
+	if isNew {
+		return created
+	}
+	return first
 }

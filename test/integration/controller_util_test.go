@@ -37,8 +37,14 @@ func newEnv(t *testing.T) *env {
 // startController runs the controller on e's namespace until the test ends.
 func (e *env) startController(opts controller.Options) {
 	e.t.Helper()
-	inf := controller.NewInformers(e.controllerCS, e.ns, controller.Decoder(framework.PodDecoder()))
-	c, err := controller.New(e.controllerCS, inf, opts)
+	e.runController(e.controllerCS, controller.NewInformers(e.controllerCS, e.ns, controller.Decoder(framework.PodDecoder())), opts)
+}
+
+// runController runs a controller over inf, writing with client, until the
+// test ends, and waits until its caches have synced.
+func (e *env) runController(client kubernetes.Interface, inf *controller.Informers, opts controller.Options) {
+	e.t.Helper()
+	c, err := controller.New(client, inf, opts)
 	if err != nil {
 		e.t.Fatal(err)
 	}

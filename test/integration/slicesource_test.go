@@ -119,16 +119,7 @@ func TestSliceSource_FollowsSlices(t *testing.T) {
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: controllerUser}
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { log.next = rt; return log })
 	client := framework.Clientset(cfg)
-	inf := controller.NewInformers(client, e.ns, controller.Decoder(framework.PodDecoder())).WithEndpointSlices(client)
-	c, err := controller.New(client, inf, controller.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	inf.Start(ctx.Done())
-	go func() { defer close(done); c.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done; inf.Shutdown() })
+	e.runController(client, controller.NewInformers(client, e.ns, controller.Decoder(framework.PodDecoder())).WithEndpointSlices(client), controller.Options{})
 
 	e.createService(service("web", port("http", 80, intstr.FromString("http"), v1.ProtocolTCP)))
 	withPort := framework.WithContainerPort("http", 8080, v1.ProtocolTCP)
@@ -243,16 +234,7 @@ func TestSliceSource_Lag(t *testing.T) {
 	})
 	t.Run("endpointslices", func(t *testing.T) {
 		e := newEnv(t)
-		inf := controller.NewInformers(e.controllerCS, e.ns, controller.Decoder(framework.PodDecoder())).WithEndpointSlices(e.controllerCS)
-		c, err := controller.New(e.controllerCS, inf, controller.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		inf.Start(ctx.Done())
-		go func() { defer close(done); c.Run(ctx) }()
-		t.Cleanup(func() { cancel(); <-done; inf.Shutdown() })
+		e.runController(e.controllerCS, controller.NewInformers(e.controllerCS, e.ns, controller.Decoder(framework.PodDecoder())).WithEndpointSlices(e.controllerCS), controller.Options{})
 		sliceLags = measure(t, e)
 	})
 	if len(podLags) == flips && len(sliceLags) == flips {
