@@ -319,6 +319,9 @@ func scaleMarkdown(reps []*scalePointReport, meta reportMeta) string {
 		}
 	}
 	markdownTable(&b, []string{"pods", "controller", "cold sync (s)", "heap/pod (KB)", "peak RSS/pod (KB)", "CPU/flip (ms)", "flip p50 (ms)", "flip p99 (ms)", "LIST at start", "WATCH at start", "MB at start"}, rows)
+	if m := marginalHeap(reps); m != "" {
+		b.WriteString("\n" + m)
+	}
 
 	b.WriteString("\n## Targets\n\n")
 	if l := largest(reps); l != nil && l.pt.pods < 100000 {
@@ -477,7 +480,8 @@ func plotScale(reps []*scalePointReport, path string) error {
 			p.Y.Scale = plot.LogScale{}
 			p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 			p.Y.Min = math.Pow(10, math.Floor(math.Log10(minY)))
-			p.Y.Max = math.Pow(10, math.Ceil(math.Log10(maxY*1.0001)))
+			// A decade more on top: the legend's room.
+			p.Y.Max = math.Pow(10, math.Ceil(math.Log10(maxY*1.0001))+1)
 		}
 		plots[i/cols][i%cols] = p
 	}
@@ -503,4 +507,28 @@ func plotScale(reps []*scalePointReport, path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// marginalHeap says what each more pod costs in heap between the smallest
+// and the largest point: the per-pod figures include a fixed start-up
+// heap, which this leaves out.
+func marginalHeap(reps []*scalePointReport) string {
+	lo, hi := smallest(reps), largest(reps)
+	if lo == nil || lo == hi {
+		return ""
+	}
+	var parts []string
+	for _, k := range scaleAll {
+		a, b := lo.get(k), hi.get(k)
+		if a == nil || b == nil || a.heapAlloc <= 0 || b.heapAlloc <= 0 {
+			continue
+		}
+		per := float64(b.heapAlloc-a.heapAlloc) / kb / float64(hi.pt.pods-lo.pt.pods)
+		parts = append(parts, fmt.Sprintf("%s %.2f KB", k, per))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("Heap per additional pod from %s to %s (the slope, without the fixed start-up heap): %s.\n",
+		lo.pt.name, hi.pt.name, strings.Join(parts, ", "))
 }

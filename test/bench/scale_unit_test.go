@@ -47,6 +47,7 @@ func TestScaleReport(t *testing.T) {
 		"| 2k | 5.0 | 3.0 | 1.0 | 1.00 | 50 | 25.60 |",
 		"| other requests at start | 7 | 7 | 7 |",
 		"![scale curves](bench-scale.png)",
+		"Heap per additional pod from 2k to 20k (the slope, without the fixed start-up heap): built-in 10.00 KB, ours 1.41 KB, ours-slices 0.70 KB.",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("no %q in the report:\n%s", want, md)
