@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -247,6 +248,20 @@ var scaleTargets = []scaleTarget{
 	}},
 }
 
+// missBy is "met", or by how much v (as shown, to 2 decimals) is above
+// bound: in percent up to twice the bound, else as a factor.
+func missBy(v, bound float64) string {
+	shown, _ := strconv.ParseFloat(fmt.Sprintf("%.2f", v), 64)
+	switch r := shown / bound; {
+	case r <= 1:
+		return "met"
+	case r < 2:
+		return fmt.Sprintf("missed by %.0f%%", 100*(r-1))
+	default:
+		return fmt.Sprintf("missed by %.1f×", r)
+	}
+}
+
 // scaleTargetsTable lists each target for each variant of ours: met,
 // missed (by how much), or not measured.
 func scaleTargetsTable(reps []*scalePointReport) string {
@@ -256,11 +271,7 @@ func scaleTargetsTable(reps []*scalePointReport) string {
 			v, bound, at, ok := t.check(reps, k)
 			verdict, fig := "not measured", "–"
 			if ok {
-				fig = fmt.Sprintf("%.2f", v)
-				verdict = "met"
-				if v > bound {
-					verdict = fmt.Sprintf("missed by %.1f×", v/bound)
-				}
+				fig, verdict = fmt.Sprintf("%.2f", v), missBy(v, bound)
 			}
 			rows = append(rows, []string{t.what, k.String(), at, fig, verdict})
 		}

@@ -39,10 +39,10 @@ func TestScaleReport(t *testing.T) {
 	md := scaleMarkdown(reps, reportMeta{command: "make bench-scale", started: time.Now(), loadAvg: "0 0 0", version: "`test`", plotFile: "bench-scale.png"})
 	for _, want := range []string{
 		"| 2k | ours | 2.00 | 2.00 | 4.00 | 0.50 | 5.0 | 20.0 | 3 | 3 | 1.0 |",
-		"| steady heap ≤ 1 KB per pod (at 100k) | ours | 20k | 1.46 | missed by 1.5× |",
+		"| steady heap ≤ 1 KB per pod (at 100k) | ours | 20k | 1.46 | missed by 46% |",
 		"| steady heap ≤ 1 KB per pod (at 100k) | ours-slices | 20k | 0.68 | met |",
 		"| cold sync ≤ 0.3× the built-in's (at 100k) | ours | 20k | 0.20 | met |",
-		"| CPU per flip flat: largest / smallest point ≤ 1.2 | ours-slices | 2k→20k | 1.60 | missed by 1.3× |",
+		"| CPU per flip flat: largest / smallest point ≤ 1.2 | ours-slices | 2k→20k | 1.60 | missed by 33% |",
 		"The 100k point did not run here",
 		"| 2k | 5.0 | 3.0 | 1.0 | 1.00 | 50 | 25.60 |",
 		"| other requests at start | 7 | 7 | 7 |",
@@ -51,6 +51,14 @@ func TestScaleReport(t *testing.T) {
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("no %q in the report:\n%s", want, md)
+		}
+	}
+	for _, c := range []struct {
+		v, bound float64
+		want     string
+	}{{0.96, 1, "met"}, {2.001, 2, "met"}, {2.07, 2, "missed by 3%"}, {0.53, 0.3, "missed by 77%"}, {4.5, 2, "missed by 2.2×"}} {
+		if got := missBy(c.v, c.bound); got != c.want {
+			t.Errorf("missBy(%v, %v) = %q, want %q", c.v, c.bound, got, c.want)
 		}
 	}
 	path := filepath.Join(t.TempDir(), "scale.png")
