@@ -25,7 +25,7 @@ BIN := bin/endpoints-controller
 TESTBIN = $(shell hack/install-testbin.sh | tail -n1)
 GO_TEST_FLAGS ?=
 
-.PHONY: all build test unit integration e2e parity parity-slices consumers vet fmt testbin run bench image image-env image-test image-docker image-push set-image clean help
+.PHONY: all build test unit integration e2e parity parity-slices consumers vet fmt testbin run bench bench-scale image image-env image-test image-docker image-push set-image clean help
 
 all: build
 
@@ -84,6 +84,9 @@ run: build ## Local cluster + this controller + examples (Ctrl-C stops everythin
 
 bench: build ## Side-by-side benchmarks with the built-in (~30 min on 2 cores; BENCH_WORKLOADS=small,... and BENCH_OURS=ours,ours-standard,ours-speed to pick); writes docs/benchmarks.md.
 	BENCH=1 TESTBIN_DIR=$(TESTBIN) go test -timeout 60m -count=1 -v -run '^TestBench$$' ./test/bench/
+
+bench-scale: build ## The built-in vs ours (pods and EndpointSlices as the source) at 2k, 20k and 100k pods (~22 min on 2 cores, 16 of them the 100k point; BENCH_SCALE_POINTS=2k,20k to pick); writes docs/benchmarks-scale.md.
+	BENCH_SCALE=1 TESTBIN_DIR=$(TESTBIN) go test -timeout 120m -count=1 -v -run '^TestBenchScale$$' ./test/bench/
 
 image: ## Build the image $(IMG) for $(IMAGE_PLATFORMS) into _output/image (OCI layout; no Docker needed).
 	for p in $(IMAGE_PLATFORMS); do \

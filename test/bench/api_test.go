@@ -76,11 +76,18 @@ func seed(ctx context.Context, cs kubernetes.Interface, w *world) error {
 	w.objs = make([]*v1.Pod, len(w.pods))
 	err = parallel(ctx, len(w.pods), seedConcurrency, func(ctx context.Context, i int) error {
 		p := w.pods[i]
-		created, err := cs.CoreV1().Pods(p.ns).Create(ctx, podManifest(p), metav1.CreateOptions{})
+		pod := podManifest(p)
+		if w.richPods {
+			scalePodShape(pod)
+		}
+		created, err := cs.CoreV1().Pods(p.ns).Create(ctx, pod, metav1.CreateOptions{})
 		if err != nil {
 			return err
 		}
 		created.Status = kubeletStatus(p, metav1.Now())
+		if w.richPods {
+			scalePodStatus(&created.Status, p)
+		}
 		updated, err := cs.CoreV1().Pods(p.ns).UpdateStatus(ctx, created, metav1.UpdateOptions{})
 		if err != nil {
 			return err

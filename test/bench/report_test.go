@@ -257,6 +257,7 @@ func markdown(reps []*scenarioReport, meta reportMeta) string {
 		meta.started.UTC().Format("2006-01-02 15:04 UTC"), meta.took.Round(time.Second), meta.command)
 	fmt.Fprintf(&b, "Machine: %s. Load average before the run: %s.\n", machine(), meta.loadAvg)
 	fmt.Fprintf(&b, "Control plane and controllers: %s; this controller at %s.\n\n", kubeVersion(), meta.version)
+	b.WriteString(scaleLink)
 	b.WriteString(methodology(variantsIn(reps)))
 
 	for _, rep := range reps {
@@ -319,6 +320,9 @@ func markdown(reps []*scenarioReport, meta reportMeta) string {
 	}
 	return b.String()
 }
+
+// scaleLink points from make bench's report to make bench-scale's.
+const scaleLink = "How the costs grow with pods (2k, 20k, 100k), with EndpointSlices as the source too: [benchmarks-scale.md](benchmarks-scale.md) (`make bench-scale`).\n\n"
 
 // methodology is the report's method section, naming the variants of ours
 // that ran.

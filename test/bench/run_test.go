@@ -101,7 +101,13 @@ func (e *benchEnv) lookup(key string) *v1.Endpoints {
 // seedWorld builds and seeds the named world and starts tracking it.
 func (e *benchEnv) seedWorld(ctx context.Context, name string) (*world, time.Duration) {
 	e.t.Helper()
-	w := worlds[name]()
+	return e.seedBuilt(ctx, worlds[name]())
+}
+
+// seedBuilt seeds w and starts tracking it.
+func (e *benchEnv) seedBuilt(ctx context.Context, w *world) (*world, time.Duration) {
+	e.t.Helper()
+	name := w.name
 	start := time.Now()
 	if err := seed(ctx, e.cs, w); err != nil {
 		e.t.Fatalf("seeding %s: %v", name, err)
@@ -131,6 +137,7 @@ const (
 	ours                   // our defaults
 	oursStandard
 	oursSpeed
+	oursSlices // --source=endpointslices: only make bench-scale runs it, beside the EndpointSlice controller
 )
 
 // kinds describes each controllerKind: its name in the report and in
@@ -146,9 +153,12 @@ var kinds = [...]struct {
 		flags: []string{"--pod-decoder=standard"}},
 	oursSpeed: {name: "ours-speed", about: "the opt-in speed settings: `--kube-api-http2=false --timer-slack=5ms` and `GOMAXPROCS=1` in its environment; lean decoder",
 		flags: []string{"--kube-api-http2=false", "--timer-slack=5ms"}, env: []string{"GOMAXPROCS=1"}},
+	oursSlices: {name: "ours-slices", about: "`--source=endpointslices`: reads the EndpointSlices the built-in EndpointSlice controller keeps, no pod informer; the rest as ours",
+		flags: []string{"--source=endpointslices"}},
 }
 
-// ourKinds is every variant of ours, in the report's order.
+// ourKinds is every variant of ours make bench runs, in the report's order
+// (not oursSlices: it needs the EndpointSlice controller beside it).
 var ourKinds = []controllerKind{ours, oursStandard, oursSpeed}
 
 func (k controllerKind) String() string { return kinds[k].name }
@@ -241,6 +251,9 @@ func timeouts(sc scenario, w *world) (cold, settle, stall time.Duration) {
 	if sc.name == smokeScenario.name {
 		settle, stall = time.Minute, 20*time.Second
 	}
+	if sc.coldTimeout > 0 {
+		cold = sc.coldTimeout
+	}
 	return cold, settle, stall
 }
 
@@ -248,7 +261,23 @@ func timeouts(sc scenario, w *world) (cold, settle, stall time.Duration) {
 // (all pods Ready, no Endpoints): cold sync, churn, settle. It stops the
 // controller before returning; the caller resets.
 func (e *benchEnv) runController(ctx context.Context, sc scenario, w *world, k controllerKind, seed uint64) *result {
+	return e.runControllerWith(ctx, sc, w, k, seed, runHooks{})
+}
+
+// runHooks is what make bench-scale adds to a run: flags (appended, so
+// they win over the common ones) and calls at points of the run.
+type runHooks struct {
+	args []string
+	// coldSynced is called as soon as every Endpoints is right; steady
+	// once the start-up work has drained, before the churn. metricsAddr
+	// is ours' plain-HTTP /metrics, "" for the built-in.
+	coldSynced, steady func(p *framework.Process, metricsAddr string)
+}
+
+// runControllerWith is runController with hooks.
+func (e *benchEnv) runControllerWith(ctx context.Context, sc scenario, w *world, k controllerKind, seed uint64, hooks runHooks) *result {
 	bin, args, env := k.command(sc)
+	args = append(args, hooks.args...)
 	res := &result{controller: k.String(), args: append(slices.Clone(env), args...)}
 	var prof *profiler
 	var metricsAddr string // ours: where its /metrics is
@@ -292,9 +321,15 @@ func (e *benchEnv) runController(ctx context.Context, sc scenario, w *world, k c
 	}
 	res.coldSync = okAt.Sub(t0)
 	res.coldCPU = p.CPUSeconds()
+	if hooks.coldSynced != nil {
+		hooks.coldSynced(p, metricsAddr)
+	}
 	// Let the start-up work drain, so that it is not billed to the churn.
 	if err := e.tr.waitQuiet(ctx, 2*time.Second, time.Minute, func(s snapshot) bool { return s.wrong == 0 }); err != nil {
 		e.t.Logf("%s, %s: after the cold sync: %v", sc.name, k, err)
+	}
+	if hooks.steady != nil {
+		hooks.steady(p, metricsAddr)
 	}
 	if prof != nil {
 		if err := prof.save(ctx, "heap", "heap-cold"); err != nil {

@@ -19,6 +19,10 @@ type world struct {
 	pods       []podSpec
 
 	objs []*v1.Pod // the pods as last written (by seeding or a flip)
+
+	// richPods: pods as make bench-scale seeds them, with more labels, a
+	// sidecar and a 512-byte annotation (scalePodShape).
+	richPods bool
 }
 
 type svcSpec struct {
@@ -121,6 +125,8 @@ type scenario struct {
 	flipRate float64 // readiness flips per second
 	churn    time.Duration
 	batch    time.Duration // --endpoint-updates-batch-period, for both
+
+	coldTimeout time.Duration // 0: timeouts' default
 }
 
 // worlds builds the worlds scenarios run over, seeded once each. Small and
