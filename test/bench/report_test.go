@@ -590,8 +590,21 @@ func plotLatencies(reps []*scenarioReport, path string) error {
 		p.X.Max = math.Pow(10, math.Ceil(math.Log10(maxX*1.0001)))
 		plots[i/cols][i%cols] = p
 	}
-	w, h := vg.Length(cols)*5*vg.Inch, vg.Length(rows)*3.5*vg.Inch
-	img := vgimg.New(w, h)
+	return writeGrid(plots, 5*vg.Inch, 3.5*vg.Inch, path)
+}
+
+func fmtMS(d time.Duration) string {
+	if d < 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0fms", float64(d)/1e6)
+}
+
+// writeGrid draws a grid of plots (nil cells left empty), each cell w by h,
+// into the PNG file path.
+func writeGrid(plots [][]*plot.Plot, w, h vg.Length, path string) error {
+	rows, cols := len(plots), len(plots[0])
+	img := vgimg.New(vg.Length(cols)*w, vg.Length(rows)*h)
 	dc := draw.New(img)
 	tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Millimeter * 6, PadY: vg.Millimeter * 6,
 		PadTop: vg.Millimeter * 3, PadBottom: vg.Millimeter * 3, PadLeft: vg.Millimeter * 3, PadRight: vg.Millimeter * 3}
@@ -612,11 +625,4 @@ func plotLatencies(reps []*scenarioReport, path string) error {
 		return err
 	}
 	return f.Close()
-}
-
-func fmtMS(d time.Duration) string {
-	if d < 0 {
-		return "–"
-	}
-	return fmt.Sprintf("%.0fms", float64(d)/1e6)
 }
