@@ -156,13 +156,8 @@ func comparison(rep *scenarioReport, sep string) (cols []string, rows [][]string
 func textTable(rep *scenarioReport) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n== %s\n", rep.sc.title)
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	cols, rows := comparison(rep, "/")
-	fmt.Fprintf(tw, "%s\t\n", strings.Join(cols, "\t"))
-	for _, row := range rows {
-		fmt.Fprintf(tw, "%s\t\n", strings.Join(row, "\t"))
-	}
-	tw.Flush()
+	writeTextTable(&b, cols, rows)
 	for _, r := range rep.results {
 		if r.err != "" {
 			fmt.Fprintf(&b, "%s: run failed: %s\n", r.controller, r.err)
@@ -625,4 +620,14 @@ func writeGrid(plots [][]*plot.Plot, w, h vg.Length, path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// writeTextTable writes a table of columns and rows to b, right-aligned.
+func writeTextTable(b *strings.Builder, cols []string, rows [][]string) {
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "%s\t\n", strings.Join(cols, "\t"))
+	for _, row := range rows {
+		fmt.Fprintf(tw, "%s\t\n", strings.Join(row, "\t"))
+	}
+	tw.Flush()
 }

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -135,13 +134,8 @@ func scaleComparison(rep *scalePointReport, sep string) ([]string, [][]string) {
 func scaleTextTable(rep *scalePointReport) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n== %s\n", rep.sc.title)
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	cols, rows := scaleComparison(rep, "/")
-	fmt.Fprintf(tw, "%s\t\n", strings.Join(cols, "\t"))
-	for _, row := range rows {
-		fmt.Fprintf(tw, "%s\t\n", strings.Join(row, "\t"))
-	}
-	tw.Flush()
+	writeTextTable(&b, cols, rows)
 	for _, r := range rep.runs {
 		if r.result != nil && r.err != "" {
 			fmt.Fprintf(&b, "%s: run failed: %s\n", r.controller, r.err)
