@@ -110,6 +110,7 @@ type Controller struct {
 
 	queue        workqueue.TypedRateLimitingInterface[string]
 	selectors    *selectorIndex
+	labelIdx     *labelIndexes // the pod caches' indexes by selector key
 	written      *writtenTracker
 	triggerTimes *triggerTimes
 	// failedWrites carries a failed write's trigger time to its retry.
@@ -149,6 +150,7 @@ func New(client kubernetes.Interface, inf *Informers, opts Options) (*Controller
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoint", Clock: opts.Clock},
 		),
 		selectors:    newSelectorIndex(),
+		labelIdx:     newLabelIndexes(),
 		written:      newWrittenTracker(opts.Clock),
 		triggerTimes: newTriggerTimes(),
 		failedWrites: newFailedWrites(),
@@ -174,7 +176,7 @@ func New(client kubernetes.Interface, inf *Informers, opts Options) (*Controller
 			c.slices.add(set.namespace, slices, single)
 			c.synced = append(c.synced, slicesSynced)
 		} else {
-			pods, podsSynced := inf.add(set.pods, inf.podType, c.podHandler(), cache.Indexers{byLabel: podLabelIndex}, trim)
+			pods, podsSynced := inf.add(set.pods, inf.podType, c.podHandler(), nil, trim)
 			c.pods.add(set.namespace, pods, single)
 			c.synced = append(c.synced, podsSynced)
 		}

@@ -219,7 +219,7 @@ func (c *Controller) compute(key, ns string, svc *v1.Service) (endpoints.Result,
 		}
 		return endpoints.ComputeFromSlices(svc, slices), c.sliceTriggers.compute(key, svc, slices), nil
 	}
-	pods, err := selectedPods(c.pods.of(ns), ns, svc.Spec.Selector)
+	pods, err := c.labelIdx.selectedPods(c.pods.of(ns), ns, svc.Spec.Selector)
 	if err != nil {
 		return endpoints.Result{}, time.Time{}, err
 	}
