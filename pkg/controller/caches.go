@@ -78,6 +78,6 @@ func (c *Controller) cachedService(ns, name string) (*v1.Service, error) {
 }
 
 // cachedEndpoints is the cached Endpoints ns/name, or a NotFound error.
-func (c *Controller) cachedEndpoints(ns, name string) (*v1.Endpoints, error) {
-	return get[*v1.Endpoints](&c.eps, "endpoints", ns, name)
+func (c *Controller) cachedEndpoints(ns, name string) (*cachedEndpoints, error) {
+	return get[*cachedEndpoints](&c.eps, "endpoints", ns, name)
 }

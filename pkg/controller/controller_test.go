@@ -67,7 +67,10 @@ func (h *harness) cache(obj runtime.Object) {
 	case *v1.Pod:
 		err = h.c.pods.one.Add(cachePod(endpoints.NewPod(o))) // as trim does
 	case *v1.Endpoints:
-		err = h.c.eps.one.Add(o)
+		var held any
+		if held, err = h.c.trimEndpointsEvent(o.DeepCopy()); err == nil { // as the informer does
+			err = h.c.eps.one.Add(held)
+		}
 	}
 	if err != nil {
 		h.t.Fatal(err)

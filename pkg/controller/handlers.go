@@ -65,8 +65,8 @@ func (c *Controller) podHandler() cache.ResourceEventHandler {
 // or deleted; echoes of this controller's own writes are ignored.
 func (c *Controller) endpointsHandler() cache.ResourceEventHandler {
 	changed := func(obj any, by trigger) {
-		ep, ok := obj.(*v1.Endpoints)
-		if !ok {
+		ep := asEndpoints(obj)
+		if ep == nil {
 			return
 		}
 		key := ep.Namespace + "/" + ep.Name
@@ -110,8 +110,8 @@ func (c *Controller) queueLeftoverEndpoints(logger klog.Logger) {
 	n := 0
 	c.eps.each(func(idx cache.Indexer) {
 		for _, obj := range idx.List() {
-			ep, ok := obj.(*v1.Endpoints)
-			if !ok {
+			ep := asEndpoints(obj)
+			if ep == nil {
 				continue
 			}
 			if _, ok := ep.Annotations[resourcelock.LeaderElectionRecordAnnotationKey]; ok {

@@ -73,7 +73,14 @@ func (h *harness) cacheScoped(obj runtime.Object) {
 	if idx == nil {
 		h.t.Fatalf("no cache holds namespace %s", m.GetNamespace())
 	}
-	if err := idx.Add(obj); err != nil {
+	var held any = obj
+	if ep, ok := obj.(*v1.Endpoints); ok {
+		var err error
+		if held, err = h.c.trimEndpointsEvent(ep.DeepCopy()); err != nil { // as the informer does
+			h.t.Fatal(err)
+		}
+	}
+	if err := idx.Add(held); err != nil {
 		h.t.Fatal(err)
 	}
 }

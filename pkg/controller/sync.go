@@ -174,23 +174,23 @@ func (c *Controller) plan(ctx context.Context, key string, carried time.Time) (*
 	triggerTime = earliest(carried, triggerTime)
 	desired := endpoints.Desire(svc, res.Subsets, c.opts.ManagedBy)
 
-	cached, err := c.cachedEndpoints(ns, name)
-	if err != nil && !apierrors.IsNotFound(err) {
+	var cached *v1.Endpoints
+	held, err := c.cachedEndpoints(ns, name)
+	switch {
+	case err == nil:
+		cached = &held.Endpoints
+	case !apierrors.IsNotFound(err):
 		return nil, err
-	}
-	if cached == nil || err != nil {
-		cached = nil
 	}
 	if c.opts.Shadow {
 		c.shadowCompare(klog.FromContext(ctx), key, cached, desired)
 		return nil, nil
 	}
 	cur, lagging := c.written.current(key, cached)
-	upToDate := endpoints.UpToDate
-	if cur != nil && c.written.isCanonical(key, cur) {
-		upToDate = endpoints.UpToDateCanonical
+	if lagging {
+		held = nil // cur is the written copy, with its subsets
 	}
-	if cur != nil && upToDate(cur, desired) {
+	if cur != nil && upToDate(cur, held, c.written.isCanonical(key, cur), desired) {
 		if lagging {
 			// Nothing to write as far as we know; look again once the cache
 			// has caught up, in case the object changed meanwhile. No change

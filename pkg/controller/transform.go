@@ -25,13 +25,13 @@ func trim(obj any) (any, error) {
 	case *v1.Service:
 		return trimService(o), nil
 	case *v1.Endpoints:
-		return trimEndpoints(o), nil
+		return cacheEndpoints(trimEndpoints(o), false), nil
 	case *lean.EncodedEndpoints:
 		ep, err := o.Decode()
 		if err != nil {
 			return nil, err
 		}
-		return trimEndpoints(ep), nil
+		return cacheEndpoints(trimEndpoints(ep), false), nil
 	case cache.DeletedFinalStateUnknown:
 		inner, err := trim(o.Obj)
 		o.Obj = inner
@@ -41,14 +41,26 @@ func trim(obj any) (any, error) {
 }
 
 // trimEndpointsEvent is trim for the Endpoints cache, where the echo of a
-// write of this controller's is not decoded in full (see echo).
+// write of this controller's is not decoded in full (see echo), and
+// canonical subsets are kept as their digest, except in shadow mode, which
+// reports how they differ.
 func (c *Controller) trimEndpointsEvent(obj any) (any, error) {
-	if e, ok := obj.(*lean.EncodedEndpoints); ok {
-		if ep := c.written.echo(e.Namespace+"/"+e.Name, e); ep != nil {
-			return ep, nil
+	var ep *v1.Endpoints
+	switch o := obj.(type) {
+	case *lean.EncodedEndpoints:
+		if ep = c.written.echo(o.Namespace+"/"+o.Name, o); ep == nil {
+			decoded, err := o.Decode()
+			if err != nil {
+				return nil, err
+			}
+			ep = trimEndpoints(decoded)
 		}
+	case *v1.Endpoints:
+		ep = trimEndpoints(o)
+	default:
+		return trim(obj)
 	}
-	return trim(obj)
+	return cacheEndpoints(ep, !c.opts.Shadow), nil
 }
 
 // trimService keeps the fields of a Service that its Endpoints are made

@@ -109,7 +109,7 @@ func TestTrimEndpointsKeepsWhatUpdatesWriteBack(t *testing.T) {
 	for _, trigger := range []time.Time{{}, time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)} {
 		want := endpoints.Apply(full.DeepCopy(), svc, d, trigger)
 		trimmed, _ := trim(full.DeepCopy())
-		got := endpoints.Apply(trimmed.(*v1.Endpoints), svc, d, trigger)
+		got := endpoints.Apply(&trimmed.(*cachedEndpoints).Endpoints, svc, d, trigger)
 		want.ManagedFields = nil
 		if !equality.Semantic.DeepEqual(got, want) {
 			t.Errorf("trigger %v: trimmed Endpoints gives\n%+v\nwant\n%+v", trigger, got, want)
@@ -117,7 +117,7 @@ func TestTrimEndpointsKeepsWhatUpdatesWriteBack(t *testing.T) {
 	}
 	a, _ := trim(full.DeepCopy())
 	b, _ := trim(full.DeepCopy())
-	if reflect.ValueOf(a.(*v1.Endpoints).Labels).UnsafePointer() != reflect.ValueOf(b.(*v1.Endpoints).Labels).UnsafePointer() {
+	if reflect.ValueOf(a.(*cachedEndpoints).Labels).UnsafePointer() != reflect.ValueOf(b.(*cachedEndpoints).Labels).UnsafePointer() {
 		t.Error("equal labels are not shared")
 	}
 }

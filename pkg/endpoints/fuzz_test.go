@@ -180,5 +180,13 @@ func FuzzRepack(f *testing.F) {
 		if got, exp := UpToDateCanonical(cur, d), UpToDate(cur, d); got != exp {
 			t.Fatalf("UpToDateCanonical = %v, UpToDate = %v\ncur:\n%s\nwant:\n%s", got, exp, dump(cur.Subsets), dump(want))
 		}
+		// Nor knowing only its digest.
+		if !Canonical(cur.Subsets) {
+			t.Fatalf("Repack's output is not Canonical:\n%s", dump(cur.Subsets))
+		}
+		meta := &v1.Endpoints{ObjectMeta: cur.ObjectMeta}
+		if got, exp := UpToDateDigest(meta, DigestOf(cur.Subsets), d), UpToDate(cur, d); got != exp {
+			t.Fatalf("UpToDateDigest = %v, UpToDate = %v\ncur:\n%s\nwant:\n%s", got, exp, dump(cur.Subsets), dump(want))
+		}
 	})
 }
