@@ -25,9 +25,11 @@ type serviceTriggers struct {
 	pods []podTrigger // by name: each pod's last Ready transition
 }
 
+// podTrigger is 24 bytes, the time as nanoseconds since the epoch: one per
+// pod, and a time.Time is 24 bytes alone.
 type podTrigger struct {
 	name string
-	at   time.Time
+	at   int64
 }
 
 func newTriggerTimes() *triggerTimes { return &triggerTimes{newPerService[serviceTriggers]()} }
@@ -46,16 +48,16 @@ func (t *triggerTimes) compute(key string, svc *v1.Service, pods []*endpoints.Po
 		}
 		recorded++
 		prev, found := st.lookup(pod.Name)
-		if at.After(prev) {
+		if !found || at.UnixNano() > prev {
 			first = earliest(first, at)
 		}
-		same = same && found && at.Equal(prev)
+		same = same && found && at.UnixNano() == prev
 	}
 	if !same || recorded != len(st.pods) {
 		next := make([]podTrigger, 0, recorded)
 		for _, pod := range pods {
 			if at := pod.ReadySince.Time; !at.IsZero() {
-				next = append(next, podTrigger{pod.Name, at})
+				next = append(next, podTrigger{pod.Name, at.UnixNano()})
 			}
 		}
 		slices.SortFunc(next, func(a, b podTrigger) int { return strings.Compare(a.name, b.name) })
@@ -65,10 +67,10 @@ func (t *triggerTimes) compute(key string, svc *v1.Service, pods []*endpoints.Po
 }
 
 // lookup returns the Ready transition recorded for pod name.
-func (st *serviceTriggers) lookup(name string) (time.Time, bool) {
+func (st *serviceTriggers) lookup(name string) (int64, bool) {
 	i, found := slices.BinarySearchFunc(st.pods, name, func(p podTrigger, name string) int { return strings.Compare(p.name, name) })
 	if !found {
-		return time.Time{}, false
+		return 0, false
 	}
 	return st.pods[i].at, true
 }

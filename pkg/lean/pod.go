@@ -113,14 +113,17 @@ func (p *Pod) unmarshalStatus(data []byte, seenReady *bool) error {
 	return eachField(data, func(f int, b []byte, _ uint64) error {
 		switch f {
 		case 1:
-			p.Phase = v1.PodPhase(b)
+			p.Phase = v1.PodPhase(endpoints.Intern(string(b))) // one of five
 		case 6:
 			p.PodIP = string(b)
 		case 12:
 			var ip v1.PodIP
 			err := eachField(b, func(f int, b []byte, _ uint64) error {
 				if f == 1 {
-					ip.IP = string(b)
+					ip.IP = p.PodIP // podIP comes first: the same string, kept once
+					if string(b) != ip.IP {
+						ip.IP = string(b)
+					}
 				}
 				return nil
 			})
