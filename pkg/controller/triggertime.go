@@ -42,22 +42,22 @@ func (t *triggerTimes) compute(key string, svc *v1.Service, pods []*endpoints.Po
 	var first time.Time
 	recorded, same := 0, true
 	for _, pod := range pods {
-		at := pod.ReadySince.Time
-		if at.IsZero() {
+		at := pod.ReadySince
+		if at == 0 {
 			continue // no Ready condition: nothing to record
 		}
 		recorded++
 		prev, found := st.lookup(pod.Name)
-		if !found || at.UnixNano() > prev {
-			first = earliest(first, at)
+		if !found || at > prev {
+			first = earliest(first, time.Unix(0, at))
 		}
-		same = same && found && at.UnixNano() == prev
+		same = same && found && at == prev
 	}
 	if !same || recorded != len(st.pods) {
 		next := make([]podTrigger, 0, recorded)
 		for _, pod := range pods {
-			if at := pod.ReadySince.Time; !at.IsZero() {
-				next = append(next, podTrigger{pod.Name, at.UnixNano()})
+			if at := pod.ReadySince; at != 0 {
+				next = append(next, podTrigger{pod.Name, at})
 			}
 		}
 		slices.SortFunc(next, func(a, b podTrigger) int { return strings.Compare(a.name, b.name) })

@@ -1,6 +1,7 @@
 package endpoints
 
 import (
+	"hash/maphash"
 	"slices"
 	"strconv"
 	"strings"
@@ -76,33 +77,56 @@ type LabelPair struct{ Key, Value string }
 // InternLabelPairs returns the interned map holding pairs,
 // creating it if needed; of pairs with the same key the last counts, as
 // when decoding a map. It sorts pairs, which may be views into a buffer
-// being decoded: they are copied when kept. The lookup key is built on the
-// stack; label keys and values hold no NUL.
+// being decoded: they are copied when kept, values as they are and keys
+// interned (a few keys recur in every set).
+//
+// The table is keyed by a hash of the pairs, not by their text (a copy of
+// every set, a quarter of the interned bytes), and a hit is compared with
+// the pairs: a collision costs a map, never a wrong one.
 func InternLabelPairs(pairs []LabelPair) map[string]string {
 	slices.SortStableFunc(pairs, func(a, b LabelPair) int { return strings.Compare(a.Key, b.Key) })
-	var buf [512]byte
-	key := buf[:0]
-	for _, p := range pairs {
-		key = append(key, p.Key...)
-		key = append(key, 0)
-		key = append(key, p.Value...)
-		key = append(key, 0)
+	var h maphash.Hash
+	h.SetSeed(labelsSeed)
+	for i, p := range pairs {
+		if i+1 < len(pairs) && pairs[i+1].Key == p.Key {
+			continue // a later value counts
+		}
+		maphash.WriteComparable(&h, p)
 	}
+	key := h.Sum64()
 	labelsIntern.Lock()
 	defer labelsIntern.Unlock()
-	if m, ok := labelsIntern.m[string(key)]; ok {
+	if m, ok := labelsIntern.m[key]; ok && holds(m, pairs) {
 		return m
 	}
 	m := make(map[string]string, len(pairs))
 	for _, p := range pairs {
-		m[strings.Clone(p.Key)] = strings.Clone(p.Value)
+		m[Intern(p.Key)] = strings.Clone(p.Value)
 	}
 	if len(labelsIntern.m) >= maxInternedLabels {
 		clear(labelsIntern.m) // many unique label sets (StatefulSet pods): start over
 	}
-	labelsIntern.m[string(key)] = m
+	labelsIntern.m[key] = m
 	return m
 }
+
+// holds reports whether m is the map sorted pairs make: for each key the
+// last value.
+func holds(m map[string]string, pairs []LabelPair) bool {
+	n := 0
+	for i, p := range pairs {
+		if i+1 < len(pairs) && pairs[i+1].Key == p.Key {
+			continue // a later value counts
+		}
+		if v, ok := m[p.Key]; !ok || v != p.Value {
+			return false
+		}
+		n++
+	}
+	return n == len(m)
+}
+
+var labelsSeed = maphash.MakeSeed()
 
 // maxInternedLabels bounds the interned label maps; once full, the table
 // starts over, so maps no pod uses any more are not kept for long.
@@ -110,5 +134,5 @@ const maxInternedLabels = 16384
 
 var labelsIntern = struct {
 	sync.Mutex
-	m map[string]map[string]string
-}{m: map[string]map[string]string{}}
+	m map[uint64]map[string]string
+}{m: map[uint64]map[string]string{}}

@@ -1,10 +1,9 @@
 package endpoints
 
 import (
+	"maps"
 	"reflect"
 	"testing"
-
-	v1 "k8s.io/api/core/v1"
 )
 
 func TestNewPodSharesWhatPodsOfOneTemplateShare(t *testing.T) {
@@ -29,8 +28,38 @@ func TestPodInEndpoints(t *testing.T) {
 	if p.Terminal() || !p.inEndpoints(false) {
 		t.Error("a running pod with an IP is in Endpoints")
 	}
-	p.Phase = v1.PodSucceeded
+	p.Done = true // as NewPod makes it of phase Succeeded
 	if !p.Terminal() || p.inEndpoints(true) {
 		t.Error("a succeeded pod is not")
+	}
+}
+
+// Interned label maps are shared by equal sets only, whatever the order
+// and repeats of their pairs (the last value of a key counts), and a table
+// hit is checked against the pairs (holds), so a hash collision cannot
+// hand out another set's map.
+func TestInternLabelPairs(t *testing.T) {
+	a := InternLabelPairs([]LabelPair{{"b", "2"}, {"a", "1"}})
+	b := InternLabelPairs([]LabelPair{{"a", "0"}, {"a", "1"}, {"b", "2"}})
+	if !maps.Equal(a, map[string]string{"a": "1", "b": "2"}) || reflect.ValueOf(a).UnsafePointer() != reflect.ValueOf(b).UnsafePointer() {
+		t.Errorf("equal sets: %v and %v, not one map", a, b)
+	}
+	if c := InternLabelPairs([]LabelPair{{"a", "1"}}); len(c) != 1 {
+		t.Errorf("a subset got %v", c)
+	}
+	for _, tc := range []struct {
+		pairs []LabelPair
+		want  bool
+	}{
+		{[]LabelPair{{"a", "1"}, {"b", "2"}}, true},
+		{[]LabelPair{{"a", "0"}, {"a", "1"}, {"b", "2"}}, true},
+		{[]LabelPair{{"a", "1"}, {"a", "0"}, {"b", "2"}}, false},
+		{[]LabelPair{{"a", "1"}}, false},
+		{[]LabelPair{{"a", "1"}, {"b", "2"}, {"c", "3"}}, false},
+		{[]LabelPair{{"a", "1"}, {"b", "3"}}, false},
+	} {
+		if got := holds(a, tc.pairs); got != tc.want {
+			t.Errorf("holds(%v, %v) = %v, want %v", a, tc.pairs, got, tc.want)
+		}
 	}
 }

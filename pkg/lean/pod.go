@@ -113,7 +113,8 @@ func (p *Pod) unmarshalStatus(data []byte, seenReady *bool) error {
 	return eachField(data, func(f int, b []byte, _ uint64) error {
 		switch f {
 		case 1:
-			p.Phase = v1.PodPhase(endpoints.Intern(string(b))) // one of five
+			phase := v1.PodPhase(b)
+			p.Done = phase == v1.PodSucceeded || phase == v1.PodFailed
 		case 6:
 			p.PodIP = string(b)
 		case 12:
@@ -151,7 +152,9 @@ func (p *Pod) unmarshalStatus(data []byte, seenReady *bool) error {
 			*seenReady = true
 			p.Ready = string(status) == string(v1.ConditionTrue)
 			if since != nil {
-				p.ReadySince, err = unmarshalTime(since)
+				var t metav1.Time
+				t, err = unmarshalTime(since)
+				p.ReadySince = endpoints.UnixNanos(t)
 			}
 			return err
 		}
@@ -247,6 +250,5 @@ func (p *Pod) DeepCopyObject() runtime.Object {
 	out.DeletionTimestamp = p.DeletionTimestamp.DeepCopy()
 	out.PodIPs = slices.Clone(p.PodIPs)
 	out.Ports = slices.Clone(p.Ports)
-	p.ReadySince.DeepCopyInto(&out.ReadySince)
 	return &out
 }
