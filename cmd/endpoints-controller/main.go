@@ -154,6 +154,7 @@ func run(ctx context.Context, o *options) error {
 	}
 	c, err := controller.New(writeClient, inf, controller.Options{
 		Workers:      o.workers,
+		Writes:       o.writes,
 		BatchPeriod:  o.batchPeriod,
 		ResyncPeriod: o.resyncPeriod,
 		ManagedBy:    o.managedBy,

@@ -40,6 +40,7 @@ type options struct {
 	http2           bool
 	deadConnTimeout time.Duration
 	workers         int
+	writes          int
 	batchPeriod     time.Duration
 	resyncPeriod    time.Duration
 	timerSlack      time.Duration
@@ -80,6 +81,7 @@ func newOptions() *options {
 		http2:           true,
 		deadConnTimeout: 6 * time.Second,
 		workers:         5,
+		writes:          32,
 		resyncPeriod:    5 * time.Minute,
 		managedBy:       "endpoint-controller",
 		leaderElection: componentbaseconfig.LeaderElectionConfiguration{
@@ -121,6 +123,7 @@ func (o *options) flags() cliflag.NamedFlagSets {
 
 	fs = fss.FlagSet("endpoint controller")
 	fs.IntVar(&o.workers, "concurrent-endpoint-syncs", o.workers, "The number of endpoint syncing operations that will be done concurrently. Larger number = faster endpoint updating, but more CPU (and network) load.")
+	fs.IntVar(&o.writes, "concurrent-endpoint-writes", o.writes, "How many Endpoints writes may be in flight at once. A sync that has something to write hands the write over and its worker takes the next Service, so that --concurrent-endpoint-syncs bounds the computing and this the waiting on the API server (--kube-api-qps still bounds the requests). 0: each sync waits on its own write, as the built-in controller's do.")
 	fs.DurationVar(&o.batchPeriod, "endpoint-updates-batch-period", o.batchPeriod, "The length of endpoint updates batching period. Processing of pod changes will be delayed by this duration to join them with potential upcoming updates and reduce the overall number of endpoints updates. Larger number = higher endpoint programming latency, but lower number of endpoints revision generated")
 	addScopeFlags(fs, o)
 
@@ -210,6 +213,9 @@ func (o *options) validate() error {
 	}
 	if o.workers < 1 {
 		bad("--concurrent-endpoint-syncs must be >= 1, got %d", o.workers)
+	}
+	if o.writes < 0 {
+		bad("--concurrent-endpoint-writes must be >= 0, got %d", o.writes)
 	}
 	if o.batchPeriod < 0 {
 		bad("--endpoint-updates-batch-period must be >= 0, got %v", o.batchPeriod)

@@ -15,6 +15,8 @@ func TestValidate(t *testing.T) {
 		{nil, ""},
 		{[]string{"--leader-elect=false", "--metrics-bind-address=0", "--health-probe-bind-address=0"}, ""},
 		{[]string{"--concurrent-endpoint-syncs=0"}, "--concurrent-endpoint-syncs"},
+		{[]string{"--concurrent-endpoint-writes=-1"}, "--concurrent-endpoint-writes"},
+		{[]string{"--concurrent-endpoint-writes=0"}, ""},
 		{[]string{"--kube-api-qps=-1"}, "--kube-api-qps"},
 		{[]string{"--kube-api-burst=0"}, "--kube-api-burst"},
 		{[]string{"--kube-api-content-type=text/xml"}, "--kube-api-content-type"},
@@ -102,7 +104,7 @@ func TestBadFlagsExit2(t *testing.T) {
 		main()
 		return
 	}
-	bad := []string{"--concurrent-endpoint-syncs=0", "--no-such-flag", "--kube-api-qps=abc", "extra-arg", "--timer-slack=-5ms", "--timer-slack=fast", "--pod-decoder=fast", "-leader-elect=false", "--logging-format=xml", "--secure-port=-1"}
+	bad := []string{"--concurrent-endpoint-syncs=0", "--concurrent-endpoint-writes=-1", "--no-such-flag", "--kube-api-qps=abc", "extra-arg", "--timer-slack=-5ms", "--timer-slack=fast", "--pod-decoder=fast", "-leader-elect=false", "--logging-format=xml", "--secure-port=-1"}
 	// Scope flags: validated after parsing, each with the same clear
 	// message.
 	scope := []string{"--namespaces=", "--namespaces=,", "--namespaces=a --exclude-namespaces=a", "--exclude-namespaces=A", "--service-label-selector=a=(b"}

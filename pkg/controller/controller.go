@@ -41,6 +41,10 @@ const retriesBeforeError = 15
 type Options struct {
 	// Workers is the number of concurrent syncs (default 5).
 	Workers int
+	// Writes, if positive, bounds the writes in flight, and a worker no
+	// longer waits on its sync's write (see handoff.go). Zero: each worker
+	// writes in turn, as the built-in's do.
+	Writes int
 	// BatchPeriod delays syncs caused by pod changes, so that bursts of
 	// changes to one Service's pods coalesce into one write.
 	BatchPeriod time.Duration
@@ -130,6 +134,11 @@ type Controller struct {
 	// started is closed once the caches have synced and leftover
 	// Endpoints have been queued.
 	started chan struct{}
+
+	// writeSlots holds a token per write in flight (Options.Writes); nil:
+	// workers write themselves. handoffs tracks the handed-over syncs.
+	writeSlots chan struct{}
+	handoffs   sync.WaitGroup
 }
 
 // New wires a Controller to inf. Start inf after New, before or after Run.
@@ -158,6 +167,7 @@ func New(client kubernetes.Interface, inf *Informers, opts Options) (*Controller
 		broadcaster:  broadcaster,
 		recorder:     broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: ControllerName}),
 		started:      make(chan struct{}),
+		writeSlots:   writeSlots(opts.Writes),
 		shadow:       shadowState{mismatched: map[string]string{}},
 	}
 	opts.Metrics.SetServiceStates(c.states)
@@ -239,6 +249,14 @@ func (c *Controller) Run(ctx context.Context) {
 	<-ctx.Done()
 	c.queue.ShutDown()
 	wg.Wait()
+	c.handoffs.Wait()
+}
+
+func writeSlots(n int) chan struct{} {
+	if n <= 0 {
+		return nil
+	}
+	return make(chan struct{}, n)
 }
 
 // resyncLoop runs resync now and then every ResyncPeriod after the last run
@@ -292,7 +310,11 @@ func (c *Controller) processNext(ctx context.Context) bool {
 	if quit {
 		return false
 	}
-	c.process(ctx, key)
+	if c.writeSlots != nil {
+		c.processHandingOff(ctx, key)
+	} else {
+		c.process(ctx, key)
+	}
 	return true
 }
 

@@ -236,6 +236,7 @@ func earliest(a, b time.Time) time.Time {
 
 // write creates or updates ep and records the result.
 func (c *Controller) write(ctx context.Context, key string, svc *v1.Service, create bool, ep *v1.Endpoints) (syncResult, error) {
+	defer beginWrite(ctx)()
 	var out *v1.Endpoints
 	var canonical bool
 	var err error
@@ -323,6 +324,7 @@ func (c *Controller) send(ctx context.Context, key, method string, ep *v1.Endpoi
 
 // deleteEndpoints removes the Endpoints of a deleted Service.
 func (c *Controller) deleteEndpoints(ctx context.Context, key, ns, name string) (syncResult, error) {
+	defer beginWrite(ctx)()
 	err := c.client.CoreV1().Endpoints(ns).Delete(ctx, name, metav1.DeleteOptions{})
 	res := syncResult{result: metrics.ResultDeleted, ack: c.states.now(), gone: true}
 	if apierrors.IsNotFound(err) {
