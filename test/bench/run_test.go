@@ -148,7 +148,7 @@ var kinds = [...]struct {
 	flags, env  []string
 }{
 	builtin: {name: "built-in", about: "`kube-controller-manager --controllers=endpoints-controller`"},
-	ours:    {name: "ours", about: "this controller with its defaults: `--pod-decoder=lean`, HTTP/2 to the API server, no timer slack, GOMAXPROCS left to the Go runtime"},
+	ours:    {name: "ours", about: "this controller with its defaults: `--pod-decoder=lean`, HTTP/2 to the API server, no timer slack, GOMAXPROCS left to the Go runtime, up to 32 writes in flight"},
 	oursStandard: {name: "ours-standard", about: "`--pod-decoder=standard`: client-go's typed objects trimmed by a cache transform, the reference path; the rest as ours",
 		flags: []string{"--pod-decoder=standard"}},
 	oursSpeed: {name: "ours-speed", about: "the opt-in speed settings: `--kube-api-http2=false --timer-slack=5ms` and `GOMAXPROCS=1` in its environment; lean decoder",

@@ -382,7 +382,7 @@ Each point is seeded once on the loopback control plane (real etcd and kube-apis
 per-namespace Service scan stays the same and the curves are about pods), pods created and then given a kubelet's
 Running/Ready status by UpdateStatus. The pods look like a Deployment's in an older cluster: owner reference,
 pod-template-hash and the app.kubernetes.io labels, two containers (app and a sidecar) with their statuses, and a
-512-byte annotation. Both controllers run with 5 workers, QPS 1000/burst 2000 and no batching, one after the other
+512-byte annotation. Both controllers run with 5 workers (ours hands writes over, up to 32 in flight: its default), QPS 1000/burst 2000 and no batching, one after the other
 over the same pods (the order rotates by one from point to point), each from a reset state (all pods Ready, no
 Endpoints).
 
