@@ -1,6 +1,8 @@
 package controller
 
 import (
+	"fmt"
+
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
@@ -24,14 +26,12 @@ func trim(obj any) (any, error) {
 		return cachePod(&o.Pod), nil
 	case *v1.Service:
 		return trimService(o), nil
-	case *v1.Endpoints:
-		return cacheEndpoints(trimEndpoints(o), false), nil
-	case *lean.EncodedEndpoints:
-		ep, err := o.Decode()
+	case *v1.Endpoints, *lean.EncodedEndpoints:
+		ep, err := trimmedEndpoints(o)
 		if err != nil {
 			return nil, err
 		}
-		return cacheEndpoints(trimEndpoints(ep), false), nil
+		return cacheEndpoints(ep, false), nil
 	case cache.DeletedFinalStateUnknown:
 		inner, err := trim(o.Obj)
 		o.Obj = inner
@@ -48,19 +48,34 @@ func (c *Controller) trimEndpointsEvent(obj any) (any, error) {
 	var ep *v1.Endpoints
 	switch o := obj.(type) {
 	case *lean.EncodedEndpoints:
-		if ep = c.written.echo(o.Namespace+"/"+o.Name, o); ep == nil {
-			decoded, err := o.Decode()
-			if err != nil {
-				return nil, err
-			}
-			ep = trimEndpoints(decoded)
-		}
-	case *v1.Endpoints:
-		ep = trimEndpoints(o)
+		ep = c.written.echo(o.Namespace+"/"+o.Name, o)
+	case *v1.Endpoints: // trimmed below
 	default:
 		return trim(obj)
 	}
+	if ep == nil {
+		var err error
+		if ep, err = trimmedEndpoints(obj); err != nil {
+			return nil, err
+		}
+	}
 	return cacheEndpoints(ep, !c.opts.Shadow), nil
+}
+
+// trimmedEndpoints is obj, an Endpoints as either decoder reads it,
+// decoded and trimmed.
+func trimmedEndpoints(obj any) (*v1.Endpoints, error) {
+	switch o := obj.(type) {
+	case *v1.Endpoints:
+		return trimEndpoints(o), nil
+	case *lean.EncodedEndpoints:
+		ep, err := o.Decode()
+		if err != nil {
+			return nil, err
+		}
+		return trimEndpoints(ep), nil
+	}
+	return nil, fmt.Errorf("not an Endpoints: %T", obj)
 }
 
 // trimService keeps the fields of a Service that its Endpoints are made

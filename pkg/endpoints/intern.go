@@ -2,6 +2,7 @@ package endpoints
 
 import (
 	"hash/maphash"
+	"iter"
 	"slices"
 	"strconv"
 	"strings"
@@ -87,10 +88,7 @@ func InternLabelPairs(pairs []LabelPair) map[string]string {
 	slices.SortStableFunc(pairs, func(a, b LabelPair) int { return strings.Compare(a.Key, b.Key) })
 	var h maphash.Hash
 	h.SetSeed(labelsSeed)
-	for i, p := range pairs {
-		if i+1 < len(pairs) && pairs[i+1].Key == p.Key {
-			continue // a later value counts
-		}
+	for p := range effective(pairs) {
 		maphash.WriteComparable(&h, p)
 	}
 	key := h.Sum64()
@@ -114,16 +112,28 @@ func InternLabelPairs(pairs []LabelPair) map[string]string {
 // last value.
 func holds(m map[string]string, pairs []LabelPair) bool {
 	n := 0
-	for i, p := range pairs {
-		if i+1 < len(pairs) && pairs[i+1].Key == p.Key {
-			continue // a later value counts
-		}
+	for p := range effective(pairs) {
 		if v, ok := m[p.Key]; !ok || v != p.Value {
 			return false
 		}
 		n++
 	}
 	return n == len(m)
+}
+
+// effective yields the pairs of sorted pairs that count: of pairs with the
+// same key, the last.
+func effective(pairs []LabelPair) iter.Seq[LabelPair] {
+	return func(yield func(LabelPair) bool) {
+		for i, p := range pairs {
+			if i+1 < len(pairs) && pairs[i+1].Key == p.Key {
+				continue // a later value counts
+			}
+			if !yield(p) {
+				return
+			}
+		}
+	}
 }
 
 var labelsSeed = maphash.MakeSeed()

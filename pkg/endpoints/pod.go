@@ -57,7 +57,7 @@ func NewPod(p *v1.Pod) *Pod {
 		NodeName:          Intern(p.Spec.NodeName),
 		Hostname:          p.Spec.Hostname,
 		Subdomain:         p.Spec.Subdomain,
-		Done:              p.Status.Phase == v1.PodSucceeded || p.Status.Phase == v1.PodFailed,
+		Done:              TerminalPhase(p.Status.Phase),
 		PodIP:             p.Status.PodIP,
 		PodIPs:            p.Status.PodIPs,
 		Ports:             namedPorts(p),
@@ -111,6 +111,11 @@ func eachPort(p *v1.Pod, fn func(*v1.ContainerPort)) {
 
 // Terminal tells the pod has succeeded or failed: it serves no more.
 func (p *Pod) Terminal() bool { return p.Done }
+
+// TerminalPhase tells whether phase is Succeeded or Failed (Pod.Done).
+func TerminalPhase(phase v1.PodPhase) bool {
+	return phase == v1.PodSucceeded || phase == v1.PodFailed
+}
 
 // UnixNanos is t as Pod.ReadySince holds it: 0 for the zero time.
 func UnixNanos(t metav1.Time) int64 {

@@ -113,8 +113,7 @@ func (p *Pod) unmarshalStatus(data []byte, seenReady *bool) error {
 	return eachField(data, func(f int, b []byte, _ uint64) error {
 		switch f {
 		case 1:
-			phase := v1.PodPhase(b)
-			p.Done = phase == v1.PodSucceeded || phase == v1.PodFailed
+			p.Done = endpoints.TerminalPhase(v1.PodPhase(b))
 		case 6:
 			p.PodIP = string(b)
 		case 12:
